@@ -1,0 +1,96 @@
+// swift-tools-version: 6.0
+// WireTape: record live WebSocket feeds into an indexed, compressed journal and replay them.
+//
+// Layers (imports point down only; see docs/architecture.md):
+//   wiretape (CLI) -> WireTapeCLI -> WireTapeNIO, WireTapeJournal, ...
+//   WireTapeNIO     the real connector (SwiftNIO + NIOWebSocket + NIOSSL)
+//   WireTapeJournal segments, LZ4 blocks, SQLite index (CLZ4, CSQLite)
+//   WireTapeCore    the contract: Frame, WSConnector, WSSink, lifecycle, errors
+import PackageDescription
+
+let package = Package(
+    name: "WireTape",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "WireTapeCore", targets: ["WireTapeCore"]),
+        .library(name: "WireTapeNIO", targets: ["WireTapeNIO"]),
+        .library(name: "WireTapeMock", targets: ["WireTapeMock"]),
+        .library(name: "WireTapeResilience", targets: ["WireTapeResilience"]),
+        .library(name: "WireTapeJournal", targets: ["WireTapeJournal"]),
+        .executable(name: "wiretape", targets: ["wiretape"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // System libraries the journal builds on (Debian: liblz4-dev, libsqlite3-dev).
+        .systemLibrary(
+            name: "CLZ4", pkgConfig: "liblz4",
+            providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(
+            name: "CSQLite", pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]),
+
+        // The contract: no dependencies beyond the standard library.
+        .target(name: "WireTapeCore"),
+
+        // The real connector.
+        .target(
+            name: "WireTapeNIO",
+            dependencies: [
+                "WireTapeCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]),
+
+        // The shipped test kit: a scriptable connector and a manual clock.
+        .target(name: "WireTapeMock", dependencies: ["WireTapeCore"]),
+
+        // Reconnecting sessions and their policies (backoff, breaker, keepalive, buffer, rate limit).
+        .target(name: "WireTapeResilience", dependencies: ["WireTapeCore"]),
+
+        // The journal: LZ4 segment files indexed in SQLite.
+        .target(name: "WireTapeJournal", dependencies: ["WireTapeCore", "CLZ4", "CSQLite"]),
+
+        // The command-line tool: commands live in a library so tests can run them.
+        .target(
+            name: "WireTapeCLI",
+            dependencies: [
+                "WireTapeCore", "WireTapeNIO", "WireTapeResilience", "WireTapeJournal",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(name: "wiretape", dependencies: ["WireTapeCLI"]),
+
+        // tools/: conformance client and benchmark (not part of the library products).
+        .executableTarget(
+            name: "wiretape-autobahn-client",
+            dependencies: ["WireTapeCore", "WireTapeNIO"],
+            path: "tools/autobahn-client"),
+        .executableTarget(
+            name: "wiretape-bench-inbound",
+            dependencies: ["WireTapeCore", "WireTapeNIO"],
+            path: "tools/bench-inbound"),
+
+        .testTarget(name: "WireTapeCoreTests", dependencies: ["WireTapeCore"]),
+        .testTarget(name: "WireTapeMockTests", dependencies: ["WireTapeMock", "WireTapeCore"]),
+        .testTarget(
+            name: "WireTapeResilienceTests",
+            dependencies: ["WireTapeResilience", "WireTapeMock", "WireTapeCore"]),
+        .testTarget(name: "WireTapeJournalTests", dependencies: ["WireTapeJournal", "WireTapeCore"]),
+        .testTarget(name: "SystemLibraryTests", dependencies: ["CLZ4", "CSQLite"]),
+        .testTarget(
+            name: "WireTapeNIOTests",
+            dependencies: [
+                "WireTapeCore", "WireTapeNIO",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ]),
+        .testTarget(name: "WireTapeCLITests", dependencies: ["WireTapeCLI", "WireTapeCore"]),
+    ]
+)

@@ -1,0 +1,15 @@
+import ArgumentParser
+
+/// The `wiretape` command: record, inspect and replay WebSocket feeds.
+public struct WireTapeCommand: AsyncParsableCommand {
+    /// The command tree.
+    public static let configuration = CommandConfiguration(
+        commandName: "wiretape",
+        abstract: "Record live WebSocket feeds into an indexed journal, inspect them, replay them.",
+        subcommands: [
+            // Subcommands are registered here, one line each.
+        ])
+
+    /// Creates the command (used by the argument parser).
+    public init() {}
+}

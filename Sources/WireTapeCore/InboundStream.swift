@@ -1,0 +1,223 @@
+import Synchronization
+
+/// The inbound half of a connection: an asynchronous sequence of frames with backpressure.
+///
+/// A single consumer iterates it. The producer (a connector) calls ``Producer/yield(_:)``
+/// for each frame; when the frames waiting for the consumer reach the high-water mark (by
+/// count or by bytes), `yield` returns `false` and the producer must stop reading its source
+/// (the socket) until the stream calls the producer's demand handler, which it does once the
+/// consumer has drained the queue to half the mark. Nothing is ever dropped here: bounded
+/// memory comes from pausing the source, not from discarding.
+///
+/// The sequence ends (`nil`) after ``Producer/finish()`` and throws the error given to
+/// ``Producer/finish(throwing:)``, in both cases after every queued frame was delivered.
+/// Cancelling the consuming task ends the iteration and tells the producer through its
+/// termination handler.
+public final class InboundStream: AsyncSequence, Sendable {
+    /// The frames.
+    public typealias Element = InboundFrame
+    /// The error a failed stream throws.
+    public typealias Failure = any Error
+
+    private enum Terminal {
+        case finished
+        case failed(WSError)
+        case cancelled
+    }
+
+    private struct State {
+        var queue: [InboundFrame] = []
+        var head = 0
+        var queuedBytes = 0
+        var paused = false
+        var terminal: Terminal?
+        var terminalDelivered = false
+        var waiter: CheckedContinuation<InboundFrame?, any Error>?
+        var onDemand: (@Sendable () -> Void)?
+        var onTermination: (@Sendable () -> Void)?
+
+        var queuedCount: Int { queue.count - head }
+
+        mutating func popFirst() -> InboundFrame {
+            let f = queue[head]
+            head += 1
+            queuedBytes -= f.frame.byteCount
+            if head == queue.count {
+                queue.removeAll(keepingCapacity: true)
+                head = 0
+            } else if head >= 4096 && head * 2 >= queue.count {
+                queue.removeFirst(head)
+                head = 0
+            }
+            return f
+        }
+    }
+
+    private let state = Mutex(State())
+    private let highWaterFrames: Int
+    private let highWaterBytes: Int
+
+    /// Creates a stream whose producer pauses at `highWaterFrames` frames or
+    /// `highWaterBytes` bytes waiting, whichever comes first.
+    public init(highWaterFrames: Int, highWaterBytes: Int) {
+        self.highWaterFrames = Swift.max(1, highWaterFrames)
+        self.highWaterBytes = Swift.max(1, highWaterBytes)
+    }
+
+    /// Creates a stream and its producer with the inbound limits of `config`.
+    public static func makeStream(config: WSConfig = WSConfig()) -> (InboundStream, Producer) {
+        let stream = InboundStream(
+            highWaterFrames: config.inboundHighWaterFrames, highWaterBytes: config.inboundHighWaterBytes)
+        return (stream, Producer(stream: stream))
+    }
+
+    /// Frames queued and not yet taken by the consumer.
+    public var queuedFrameCount: Int { state.withLock { $0.queuedCount } }
+
+    /// The producing side of an ``InboundStream``.
+    public struct Producer: Sendable {
+        let stream: InboundStream
+
+        /// Creates the producer of `stream`.
+        public init(stream: InboundStream) { self.stream = stream }
+
+        /// Queues a frame. Returns `true` while the producer may continue, `false` when it
+        /// should pause until the demand handler is called. Frames yielded after the stream
+        /// ended are discarded and `false` is returned.
+        @discardableResult
+        public func yield(_ frame: InboundFrame) -> Bool { stream.yield(frame) }
+
+        /// Ends the stream normally, after the queued frames.
+        public func finish() { stream.terminate(.finished) }
+
+        /// Ends the stream with `error`, after the queued frames.
+        public func finish(throwing error: WSError) { stream.terminate(.failed(error)) }
+
+        /// Sets the handler called (on the consumer's thread, outside any lock) when the
+        /// producer was paused and the consumer drained the queue to half the high-water mark.
+        public func setDemandHandler(_ handler: @escaping @Sendable () -> Void) {
+            stream.state.withLock { $0.onDemand = handler }
+        }
+
+        /// Sets the handler called once when the consumer stops iterating (its task was cancelled).
+        public func setTerminationHandler(_ handler: @escaping @Sendable () -> Void) {
+            stream.state.withLock { $0.onTermination = handler }
+        }
+
+        /// Whether the producer is currently paused.
+        public var isPaused: Bool { stream.state.withLock { $0.paused } }
+    }
+
+    private func yield(_ frame: InboundFrame) -> Bool {
+        let (waiter, keepGoing): (CheckedContinuation<InboundFrame?, any Error>?, Bool) = state.withLock { s in
+            guard s.terminal == nil else { return (nil, false) }
+            if let w = s.waiter {
+                s.waiter = nil
+                return (w, true)
+            }
+            s.queue.append(frame)
+            s.queuedBytes += frame.frame.byteCount
+            if s.queuedCount >= highWaterFrames || s.queuedBytes >= highWaterBytes {
+                s.paused = true
+                return (nil, false)
+            }
+            return (nil, true)
+        }
+        waiter?.resume(returning: frame)
+        return keepGoing
+    }
+
+    private func terminate(_ t: Terminal) {
+        let waiter: CheckedContinuation<InboundFrame?, any Error>? = state.withLock { s in
+            guard s.terminal == nil else { return nil }
+            s.terminal = t
+            s.onDemand = nil
+            guard s.queuedCount == 0, let w = s.waiter else { return nil }
+            s.waiter = nil
+            s.terminalDelivered = true
+            return w
+        }
+        guard let waiter else { return }
+        switch t {
+        case .finished, .cancelled: waiter.resume(returning: nil)
+        case .failed(let e): waiter.resume(throwing: e)
+        }
+    }
+
+    private enum Immediate {
+        case frame(InboundFrame, demand: (@Sendable () -> Void)?)
+        case end
+        case fail(WSError)
+        case wait
+    }
+
+    private func takeImmediate(_ s: inout State) -> Immediate {
+        if s.queuedCount > 0 {
+            let f = s.popFirst()
+            var demand: (@Sendable () -> Void)? = nil
+            if s.paused && s.queuedCount <= highWaterFrames / 2 && s.queuedBytes <= highWaterBytes / 2 {
+                s.paused = false
+                demand = s.onDemand
+            }
+            return .frame(f, demand: demand)
+        }
+        if let t = s.terminal {
+            if s.terminalDelivered { return .end }
+            s.terminalDelivered = true
+            if case .failed(let e) = t { return .fail(e) }
+            return .end
+        }
+        return .wait
+    }
+
+    fileprivate func next() async throws -> InboundFrame? {
+        switch state.withLock({ takeImmediate(&$0) }) {
+        case .frame(let f, let demand):
+            demand?()
+            return f
+        case .end: return nil
+        case .fail(let e): throw e
+        case .wait: break
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (c: CheckedContinuation<InboundFrame?, any Error>) in
+                let immediate: Immediate = state.withLock { s in
+                    if Task.isCancelled && s.terminal == nil { s.terminal = .cancelled }
+                    let i = takeImmediate(&s)
+                    if case .wait = i { s.waiter = c }
+                    return i
+                }
+                switch immediate {
+                case .frame(let f, let demand):
+                    demand?()
+                    c.resume(returning: f)
+                case .end: c.resume(returning: nil)
+                case .fail(let e): c.resume(throwing: e)
+                case .wait: break
+                }
+            }
+        } onCancel: {
+            let (waiter, onTermination) = state.withLock { s in
+                let w = s.waiter
+                s.waiter = nil
+                if s.terminal == nil { s.terminal = .cancelled }
+                s.terminalDelivered = true
+                let t = s.onTermination
+                s.onTermination = nil
+                return (w, t)
+            }
+            waiter?.resume(returning: nil)
+            onTermination?()
+        }
+    }
+
+    /// Creates the iterator. Only one consumer may iterate a stream.
+    public func makeAsyncIterator() -> Iterator { Iterator(stream: self) }
+
+    /// Iterates the frames of an ``InboundStream``.
+    public struct Iterator: AsyncIteratorProtocol {
+        let stream: InboundStream
+        /// The next frame, `nil` at the end, or the error that ended the connection.
+        public mutating func next() async throws -> InboundFrame? { try await stream.next() }
+    }
+}

@@ -1,0 +1,3 @@
+import WireTapeCLI
+
+await WireTapeCommand.main()
