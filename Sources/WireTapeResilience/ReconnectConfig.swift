@@ -9,7 +9,8 @@ public enum DisconnectedSendPolicy: Sendable, Hashable {
     /// Throw ``WireTapeCore/WSError/Code/notConnected`` at once. Suits adapters that replay
     /// their state after each reconnect anyway.
     case reject
-    /// Suspend the sender until the next connection is up, then send (in order of arrival).
+    /// Suspend the sender until the next connection is up, then send (waiters are resumed in
+    /// order of arrival).
     /// At most `maxWaiting` senders wait; one more is rejected with
     /// ``WireTapeCore/WSError/Code/sendQueueFull``. Waiting senders fail with
     /// ``WireTapeCore/WSError/Code/sinkClosed`` when the connection shuts down or becomes

@@ -111,6 +111,12 @@ public final class ReconnectingConnection: Sendable {
         self.task = Mutex(Task { await supervisor.run() })
     }
 
+    /// Releasing the connection without ``shutdown(code:reason:)`` still stops its
+    /// supervisor (closing with 1001 "going away"); call `shutdown` to wait for that.
+    deinit {
+        supervisor.mailbox.post(.shutdown(.goingAway, "connection released"))
+    }
+
     /// The latest lifecycle snapshot.
     public var snapshot: LifecycleSnapshot { lifecycle.current }
 
@@ -308,8 +314,8 @@ final class Supervisor: Sendable {
             case .markStaleAndPing(let t):
                 live.progress.stale.store(true, ordering: .releasing)
                 book.update { $0.state = .stale }
-                scheduleLiveness(at: t, epoch: epoch, &loop)
                 await sink.probe(live.target)
+                scheduleLiveness(at: t, epoch: epoch, &loop)
             case .markResumed(let t):
                 live.progress.stale.store(false, ordering: .releasing)
                 book.update { $0.state = .resumed }
@@ -397,12 +403,8 @@ final class Supervisor: Sendable {
         let wsError = (error as? WSError)
             ?? WSError(.ioError, "connecting to \(request.url.redactedDescription) failed: \(error)", underlying: error)
         let decision = loop.breaker.attemptFailed(wsError, at: time.now())
-        book.update {
-            $0.failedAttempts += 1
-            $0.lastDisconnect = .error(wsError)
-        }
         loop.phase = .idle
-        retry(decision, cause: .error(wsError), &loop)
+        retry(decision, cause: .error(wsError), failedAttempt: true, &loop)
     }
 
     private func connected(_ connection: WSConnection, _ loop: inout Loop) {
@@ -412,6 +414,9 @@ final class Supervisor: Sendable {
         let progress = ProgressTracker()
         let target = ReconnectingSink.Target(sink: connection.sink, activity: connection.activity, epoch: epoch)
         info.withLock { $0 = connection.info }
+        // The sink is attached before `connected` is published, so an adapter that reacts
+        // to the new epoch by resubscribing finds it ready.
+        sink.attach(target)
         book.update {
             $0.epoch = epoch
             $0.state = .connected
@@ -428,7 +433,6 @@ final class Supervisor: Sendable {
             epoch: epoch, connection: connection, pump: pump, connectedAt: now, progress: progress,
             liveness: liveness, target: target))
         if let liveness { scheduleLiveness(at: liveness.firstCheck, epoch: epoch, &loop) }
-        sink.attach(target)
     }
 
     /// Moves frames from one transport into the stable inbound buffer, stamping the epoch.
@@ -484,11 +488,14 @@ final class Supervisor: Sendable {
     /// After an epoch ended on its own (peer, transport, liveness): decide and schedule.
     private func afterEpoch(cause: DisconnectCause, _ loop: inout Loop) {
         let decision = loop.breaker.connectionEnded(cause, at: time.now())
-        book.update { $0.lastDisconnect = cause }
-        retry(decision, cause: cause, &loop)
+        retry(decision, cause: cause, failedAttempt: false, &loop)
     }
 
-    private func retry(_ decision: CircuitBreaker.Decision, cause: DisconnectCause, _ loop: inout Loop) {
+    /// Publishes the outcome of a failed attempt or ended epoch (state, cause and counter in
+    /// one snapshot) and schedules the next attempt, or ends the session.
+    private func retry(
+        _ decision: CircuitBreaker.Decision, cause: DisconnectCause, failedAttempt: Bool, _ loop: inout Loop
+    ) {
         switch decision {
         case .unrecoverable(let why):
             let error: WSError
@@ -499,14 +506,18 @@ final class Supervisor: Sendable {
             case .localClose(let code, let reason):
                 error = WSError(.closedByPeer, why, closeCode: code, closeReason: reason)
             }
-            end(state: .unrecoverable, cause: cause, inboundError: error, sinkError: WSError(
+            end(state: .unrecoverable, cause: cause, failedAttempt: failedAttempt, inboundError: error, sinkError: WSError(
                 .sinkClosed, "the connection to \(request.url.redactedDescription) is unrecoverable: \(why)",
                 underlying: error), &loop)
         case .retry(let minimum):
             var rng = RandomSource.Generator(source: random)
             var delay = loop.backoff.nextDelay(using: &rng)
             if let minimum, minimum > delay { delay = minimum }
-            book.update { $0.state = .reconnecting }
+            book.update {
+                $0.state = .reconnecting
+                $0.lastDisconnect = cause
+                if failedAttempt { $0.failedAttempts += 1 }
+            }
             scheduleDue(at: time.now() + delay, &loop)
         }
     }
@@ -540,11 +551,12 @@ final class Supervisor: Sendable {
                 }
             }
         }
-        end(state: .closed, cause: cause, inboundError: nil, sinkError: sinkError, &loop)
+        end(state: .closed, cause: cause, failedAttempt: false, inboundError: nil, sinkError: sinkError, &loop)
     }
 
     private func end(
-        state: ConnState, cause: DisconnectCause, inboundError: WSError?, sinkError: WSError, _ loop: inout Loop
+        state: ConnState, cause: DisconnectCause, failedAttempt: Bool, inboundError: WSError?, sinkError: WSError,
+        _ loop: inout Loop
     ) {
         loop.dueTimer?.cancel()
         loop.timeoutTimer?.cancel()
@@ -555,6 +567,7 @@ final class Supervisor: Sendable {
         book.update {
             $0.state = state
             $0.lastDisconnect = cause
+            if failedAttempt { $0.failedAttempts += 1 }
         }
     }
 

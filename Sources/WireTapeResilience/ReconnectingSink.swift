@@ -127,7 +127,7 @@ public final class ReconnectingSink: WSSink {
         let waiters: [Waiter] = state.withLock { s in
             guard s.terminal == nil else { return [] }
             s.current = target
-            s.pongsSeen = target.activity.pongsSent
+            s.pongsSeen = 0  // a new connection: every pong it sent counts
             defer { s.waiters.removeAll() }
             return s.waiters
         }
