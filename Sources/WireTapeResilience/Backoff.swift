@@ -52,20 +52,25 @@ public struct Backoff: Sendable {
     public init(policy: BackoffPolicy) { self.policy = policy }
 
     /// The base (un-jittered) delay that the next call to ``nextDelay(using:)`` will use.
+    ///
+    /// Computed exactly (integer arithmetic) when the multiplier is a whole number.
     public var nextBase: Duration {
         let factor = pow(policy.multiplier, failures)
-        let initialSeconds = policy.initial.seconds
-        let base = initialSeconds * factor
-        return base >= policy.maximum.seconds || !base.isFinite ? policy.maximum : .seconds(base)
+        guard factor.isFinite, policy.initial.seconds * factor < policy.maximum.seconds else { return policy.maximum }
+        if factor == factor.rounded(), factor < 9.0e15 {
+            return policy.initial * Int64(factor)
+        }
+        return policy.initial * factor
     }
 
-    /// Records a failure and returns how long to wait before the next attempt.
+    /// Records a failure and returns how long to wait before the next attempt: uniform in
+    /// `[base × (1 − jitter), base]`.
     public mutating func nextDelay<R: RandomNumberGenerator>(using rng: inout R) -> Duration {
         let base = nextBase
         failures += 1
         guard policy.jitter > 0 else { return base }
-        let u = Double.random(in: 0...1, using: &rng)
-        return base * (1 - policy.jitter * u)
+        let cut = policy.jitter * Double.random(in: 0...1, using: &rng)
+        return cut == 0 ? base : base - base * cut
     }
 
     /// Starts again from ``BackoffPolicy/initial``.

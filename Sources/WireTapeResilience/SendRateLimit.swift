@@ -28,42 +28,45 @@ public struct SendRateLimit: Sendable, Hashable {
 /// A token bucket with reservations: each frame takes a token now, and if the bucket was
 /// empty the caller learns how long to wait for its reserved slot.
 ///
-/// Reserving (letting the balance go negative) means concurrent senders queue up in order of
-/// arrival without a lock held while waiting. Frames sent without asking (automatic pongs)
-/// are charged with ``charge(_:at:)`` and delay later senders the same way.
+/// Implemented as the generic cell rate algorithm (GCRA) in integer nanoseconds, so spacing
+/// is exact: a *theoretical arrival time* advances by one interval per frame, and a frame may
+/// go once that time is no more than `(burst − 1)` intervals ahead of now. Reserving (letting
+/// it run ahead) means concurrent senders queue up in order of arrival without a lock held
+/// while waiting. Frames sent without asking (automatic pongs) are charged with
+/// ``charge(_:at:)`` and delay later senders the same way.
 public struct TokenBucket: Sendable {
     /// The limit.
     public let limit: SendRateLimit
-    /// Tokens available; negative when slots are reserved ahead.
-    public private(set) var tokens: Double
-    private var updatedAt: Duration
+    private let intervalNanos: Int64
+    private let toleranceNanos: Int64
+    private var theoreticalArrival: Int64
 
     /// Creates a full bucket at time `now`.
     public init(limit: SendRateLimit, now: Duration) {
         self.limit = limit
-        self.tokens = Double(limit.burst)
-        self.updatedAt = now
+        intervalNanos = Swift.max(1, Int64((1e9 / limit.messagesPerSecond).rounded()))
+        toleranceNanos = intervalNanos * Int64(limit.burst - 1)
+        theoreticalArrival = now.nanoseconds
     }
 
-    private mutating func refill(_ now: Duration) {
-        guard now > updatedAt else { return }
-        tokens = Swift.min(Double(limit.burst), tokens + (now - updatedAt).seconds * limit.messagesPerSecond)
-        updatedAt = now
+    /// Frames that could be sent at `now` without waiting.
+    public func available(at now: Duration) -> Int {
+        let ahead = Swift.max(0, theoreticalArrival - now.nanoseconds)
+        return Swift.max(0, limit.burst - Int((ahead + intervalNanos - 1) / intervalNanos))
     }
 
     /// Takes one token at `now` and returns how long the caller must wait before sending
     /// (`.zero` to send at once).
     public mutating func reserve(at now: Duration) -> Duration {
-        refill(now)
-        tokens -= 1
-        // Small epsilon so that float rounding never turns an exact slot into a wait.
-        guard tokens < -1e-9 else { return .zero }
-        return .seconds(-tokens / limit.messagesPerSecond)
+        let t = now.nanoseconds
+        let tat = Swift.max(theoreticalArrival, t)
+        let allowedAt = tat - toleranceNanos
+        theoreticalArrival = tat + intervalNanos
+        return allowedAt > t ? .nanoseconds(allowedAt - t) : .zero
     }
 
     /// Charges `count` frames that were already sent (e.g. automatic pongs) at `now`.
     public mutating func charge(_ count: Int, at now: Duration) {
-        refill(now)
-        tokens -= Double(count)
+        theoreticalArrival = Swift.max(theoreticalArrival, now.nanoseconds) + intervalNanos * Int64(count)
     }
 }
