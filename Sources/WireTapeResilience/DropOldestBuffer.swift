@@ -33,7 +33,7 @@ public struct DropOldestBuffer<Element>: Sendable where Element: Sendable {
         /// Their bytes.
         public var bytes: Int
         /// Nothing dropped.
-        public static var none: Dropped { Dropped(count: 0, bytes: 0) }
+        public static var nothing: Dropped { Dropped(count: 0, bytes: 0) }
     }
 
     /// The bounds.
@@ -59,7 +59,7 @@ public struct DropOldestBuffer<Element>: Sendable where Element: Sendable {
     public mutating func push(_ element: Element, bytes size: Int) -> Dropped {
         items.append((element, size))
         bytes += size
-        var dropped = Dropped.none
+        var dropped = Dropped.nothing
         while count > 1 && (count > policy.maxFrames || bytes > policy.maxBytes) {
             let old = items[head]
             head += 1

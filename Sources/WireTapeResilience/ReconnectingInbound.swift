@@ -56,7 +56,7 @@ public final class ReconnectingInbound: AsyncSequence, Sendable {
                 if let w = s.waiter {
                     s.waiter = nil
                     s.delivered += 1
-                    return (w, .none)
+                    return (w, .nothing)
                 }
                 return (nil, s.buffer.push(frame, bytes: frame.frame.byteCount))
             }

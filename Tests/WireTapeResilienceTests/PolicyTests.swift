@@ -212,13 +212,14 @@ struct DropOldestBufferTests {
         for i in 0..<10 { dropped += b.push(i, bytes: 10).count }
         #expect(dropped == 7)
         #expect(b.count == 3)
-        #expect([b.popFirst(), b.popFirst(), b.popFirst(), b.popFirst()] == [7, 8, 9, nil])
+        let popped = [b.popFirst(), b.popFirst(), b.popFirst(), b.popFirst()]
+        #expect(popped == [7, 8, 9, nil])
     }
 
     @Test func byteBoundDropsOldestAndKeepsOneOversizedFrame() {
         var b = DropOldestBuffer<String>(policy: InboundBufferPolicy(maxFrames: 100, maxBytes: 100))
-        #expect(b.push("a", bytes: 40) == .none)
-        #expect(b.push("b", bytes: 40) == .none)
+        #expect(b.push("a", bytes: 40) == .nothing)
+        #expect(b.push("b", bytes: 40) == .nothing)
         #expect(b.push("c", bytes: 40) == .init(count: 1, bytes: 40))
         #expect(b.bytes == 80)
         // Larger than the whole budget: everything older goes, the newest stays.
