@@ -23,8 +23,12 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
     }
 }
 
-/// A generator that always returns the same bits: `.zero` draws the bottom of every range,
-/// `.max` the top. Lets a test pin jitter to one end of its range.
+/// A generator that always returns the same bits, to pin a jitter draw to one end.
+///
+/// WireTapeResilience draws jitter as `next() >> 11` scaled to `[0, 1)`, so ``zero`` gives
+/// the full base delay and ``max`` the shortest one. Do not use it with the standard
+/// library's `random(in:using:)` on ranges whose size is not a power of two: that method
+/// rejects some draws and asks again, which never ends with a constant generator.
 public struct FixedRandom: RandomNumberGenerator, Sendable {
     /// The bits returned by every call.
     public var bits: UInt64

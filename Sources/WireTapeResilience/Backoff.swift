@@ -64,12 +64,15 @@ public struct Backoff: Sendable {
     }
 
     /// Records a failure and returns how long to wait before the next attempt: uniform in
-    /// `[base × (1 − jitter), base]`.
+    /// `(base × (1 − jitter), base]`.
     public mutating func nextDelay<R: RandomNumberGenerator>(using rng: inout R) -> Duration {
         let base = nextBase
         failures += 1
         guard policy.jitter > 0 else { return base }
-        let cut = policy.jitter * Double.random(in: 0...1, using: &rng)
+        // A unit draw in [0, 1) from the top 53 bits; no rejection loop, so any generator
+        // (including a constant one in tests) terminates.
+        let unit = Double(rng.next() >> 11) * 0x1p-53
+        let cut = policy.jitter * unit
         return cut == 0 ? base : base - base * cut
     }
 

@@ -151,6 +151,8 @@ struct MockConnectorTests {
         var b = SeededRandom(seed: 7)
         #expect((0..<10).map { _ in a.next() } == (0..<10).map { _ in b.next() })
         var z = FixedRandom.zero
-        #expect(Double.random(in: 0...1, using: &z) == 0)
+        var m = FixedRandom.max
+        let (zero, max) = (z.next(), m.next())
+        #expect(zero == 0 && max == .max)
     }
 }

@@ -43,9 +43,11 @@ struct BackoffTests {
         _ = b.nextDelay(using: &rng)
         _ = b.nextDelay(using: &rng)
         #expect(b.failures == 2)
-        #expect(!b.connectionEnded(afterUptime: .seconds(9)))
+        let r1 = b.connectionEnded(afterUptime: .seconds(9))
+        #expect(!r1)
         #expect(b.nextBase == .seconds(4))
-        #expect(b.connectionEnded(afterUptime: .seconds(10)))
+        let r2 = b.connectionEnded(afterUptime: .seconds(10))
+        #expect(r2)
         #expect(b.nextBase == .seconds(1))
     }
 
@@ -62,14 +64,19 @@ struct AttemptWindowTests {
     @Test func capsAttemptsPerSlidingWindow() {
         var w = AttemptWindow(policy: AttemptWindowPolicy(maxAttempts: 3, window: .seconds(60)))
         for t in [0, 1, 2] {
-            #expect(w.admit(at: .seconds(t)) == .proceed)
+            let r3 = w.admit(at: .seconds(t))
+            #expect(r3 == .proceed)
             w.record(at: .seconds(t))
         }
-        #expect(w.admit(at: .seconds(3)) == .waitUntil(.seconds(60)))
-        #expect(w.admit(at: .seconds(59)) == .waitUntil(.seconds(60)))
-        #expect(w.admit(at: .seconds(60)) == .proceed)
+        let r4 = w.admit(at: .seconds(3))
+        #expect(r4 == .waitUntil(.seconds(60)))
+        let r5 = w.admit(at: .seconds(59))
+        #expect(r5 == .waitUntil(.seconds(60)))
+        let r6 = w.admit(at: .seconds(60))
+        #expect(r6 == .proceed)
         w.record(at: .seconds(60))
-        #expect(w.admit(at: .seconds(60)) == .waitUntil(.seconds(61)))
+        let r7 = w.admit(at: .seconds(60))
+        #expect(r7 == .waitUntil(.seconds(61)))
     }
 
     @Test func binanceDefaultsLeaveHeadroom() {
@@ -109,23 +116,28 @@ struct CircuitBreakerTests {
     @Test(arguments: transient) func transientFailuresAreRetriedForever(_ e: WSError) {
         var b = CircuitBreaker(policy: CircuitBreakerPolicy())
         for i in 0..<1000 {
-            #expect(b.attemptFailed(e, at: .seconds(i)) == .retry(minimumDelay: nil))
+            let r8 = b.attemptFailed(e, at: .seconds(i))
+            #expect(r8 == .retry(minimumDelay: nil))
         }
     }
 
     @Test func retryAfterIsHonouredAndCapped() {
         var b = CircuitBreaker(policy: CircuitBreakerPolicy(maximumRetryAfter: .seconds(60)))
         let e429 = WSError(.handshakeRejected, "429", httpStatus: 429, responseHeaders: [HTTPHeaderField("Retry-After", "7")])
-        #expect(b.attemptFailed(e429, at: .zero) == .retry(minimumDelay: .seconds(7)))
+        let r9 = b.attemptFailed(e429, at: .zero)
+        #expect(r9 == .retry(minimumDelay: .seconds(7)))
         let e503 = WSError(.handshakeRejected, "503", httpStatus: 503, responseHeaders: [HTTPHeaderField("retry-after", "3600")])
-        #expect(b.attemptFailed(e503, at: .zero) == .retry(minimumDelay: .seconds(60)))
+        let r10 = b.attemptFailed(e503, at: .zero)
+        #expect(r10 == .retry(minimumDelay: .seconds(60)))
     }
 
     @Test func repeatedPolicyClosesWithinTheWindowOpenTheBreaker() {
         var b = CircuitBreaker(policy: CircuitBreakerPolicy(policyCloseLimit: 3, policyCloseWindow: .seconds(60)))
         let close = DisconnectCause.peerClosed(code: .policyViolation, reason: "rate limited")
-        #expect(b.connectionEnded(close, at: .seconds(0)) == .retry(minimumDelay: nil))
-        #expect(b.connectionEnded(close, at: .seconds(30)) == .retry(minimumDelay: nil))
+        let r11 = b.connectionEnded(close, at: .seconds(0))
+        #expect(r11 == .retry(minimumDelay: nil))
+        let r12 = b.connectionEnded(close, at: .seconds(30))
+        #expect(r12 == .retry(minimumDelay: nil))
         guard case .unrecoverable = b.connectionEnded(close, at: .seconds(59)) else {
             Issue.record("three 1008 closes within 60 s must be unrecoverable")
             return
@@ -136,7 +148,8 @@ struct CircuitBreakerTests {
         var b = CircuitBreaker(policy: CircuitBreakerPolicy(policyCloseLimit: 3, policyCloseWindow: .seconds(60)))
         let close = DisconnectCause.error(WSError(.closedByPeer, "1008", closeCode: .policyViolation))
         for t in stride(from: 0, to: 600, by: 31) {
-            #expect(b.connectionEnded(close, at: .seconds(t)) == .retry(minimumDelay: nil))
+            let r13 = b.connectionEnded(close, at: .seconds(t))
+            #expect(r13 == .retry(minimumDelay: nil))
         }
     }
 
@@ -148,7 +161,8 @@ struct CircuitBreakerTests {
             .error(WSError(.connectionLost, "1006", closeCode: .abnormalClosure)),
             .error(WSError(.livenessTimeout, "idle")),
         ] {
-            #expect(b.connectionEnded(c, at: .zero) == .retry(minimumDelay: nil))
+            let r14 = b.connectionEnded(c, at: .zero)
+            #expect(r14 == .retry(minimumDelay: nil))
         }
     }
 }
@@ -162,29 +176,40 @@ struct LivenessTests {
         #expect(m.firstCheck == .seconds(10))
         // A message arrived at t=3: the first check at t=10 reschedules to exactly t=13.
         let afterMessage = O(bytesRead: 100, pongsReceived: 0, lastMessageAt: .seconds(3), bytesReadAtLastMessage: 100)
-        #expect(m.check(now: .seconds(10), observation: afterMessage) == .checkAt(.seconds(13)))
-        #expect(m.check(now: .seconds(13), observation: afterMessage) == .markStaleAndPing(checkAt: .seconds(14)))
+        let r15 = m.check(now: .seconds(10), observation: afterMessage)
+        #expect(r15 == .checkAt(.seconds(13)))
+        let r16 = m.check(now: .seconds(13), observation: afterMessage)
+        #expect(r16 == .markStaleAndPing(checkAt: .seconds(14)))
         #expect(m.isStale)
-        #expect(m.check(now: .seconds(14), observation: afterMessage) == .checkAt(.seconds(15)))
-        #expect(m.check(now: .seconds(16), observation: afterMessage) == .checkAt(.seconds(17)))
-        #expect(m.check(now: .seconds(17), observation: afterMessage) == .expire)
-        #expect(m.check(now: .seconds(18), observation: afterMessage) == .expire)
+        let r17 = m.check(now: .seconds(14), observation: afterMessage)
+        #expect(r17 == .checkAt(.seconds(15)))
+        let r18 = m.check(now: .seconds(16), observation: afterMessage)
+        #expect(r18 == .checkAt(.seconds(17)))
+        let r19 = m.check(now: .seconds(17), observation: afterMessage)
+        #expect(r19 == .expire)
+        let r20 = m.check(now: .seconds(18), observation: afterMessage)
+        #expect(r20 == .expire)
     }
 
     @Test func pongDuringTheProbeResumes() {
         var m = LivenessMachine(idleTimeout: .seconds(10), pongTimeout: .seconds(4), start: .zero, observation: O(bytesRead: 0, pongsReceived: 0))
-        #expect(m.check(now: .seconds(10), observation: O(bytesRead: 0, pongsReceived: 0)) == .markStaleAndPing(checkAt: .seconds(11)))
-        #expect(m.check(now: .seconds(11), observation: O(bytesRead: 2, pongsReceived: 1)) == .markResumed(checkAt: .seconds(21)))
+        let r21 = m.check(now: .seconds(10), observation: O(bytesRead: 0, pongsReceived: 0))
+        #expect(r21 == .markStaleAndPing(checkAt: .seconds(11)))
+        let r22 = m.check(now: .seconds(11), observation: O(bytesRead: 2, pongsReceived: 1))
+        #expect(r22 == .markResumed(checkAt: .seconds(21)))
         #expect(!m.isStale)
     }
 
     @Test func messageDuringTheProbeResumesOnce() {
         var m = LivenessMachine(idleTimeout: .seconds(10), pongTimeout: .seconds(4), start: .zero, observation: O(bytesRead: 0, pongsReceived: 0))
         _ = m.check(now: .seconds(10), observation: O(bytesRead: 0, pongsReceived: 0))
-        #expect(m.messageArrived(at: .seconds(12)))
-        #expect(!m.messageArrived(at: .seconds(12)))
+        let r23 = m.messageArrived(at: .seconds(12))
+        #expect(r23)
+        let r24 = m.messageArrived(at: .seconds(12))
+        #expect(!r24)
         let o = O(bytesRead: 50, pongsReceived: 0, lastMessageAt: .seconds(12), bytesReadAtLastMessage: 50)
-        #expect(m.check(now: .seconds(13), observation: o) == .checkAt(.seconds(22)))
+        let r25 = m.check(now: .seconds(13), observation: o)
+        #expect(r25 == .checkAt(.seconds(22)))
     }
 
     @Test func bytesOfALargeMessageStillArrivingCountAsLiveness() {
@@ -200,7 +225,8 @@ struct LivenessTests {
         }
         #expect(!m.isStale)
         // The trickle stops: stale one idle timeout after it was last seen.
-        #expect(m.check(now: t, observation: O(bytesRead: bytes, pongsReceived: 0)) == .markStaleAndPing(checkAt: t + .seconds(1)))
+        let r26 = m.check(now: t, observation: O(bytesRead: bytes, pongsReceived: 0))
+        #expect(r26 == .markStaleAndPing(checkAt: t + .seconds(1)))
     }
 }
 
@@ -218,12 +244,16 @@ struct DropOldestBufferTests {
 
     @Test func byteBoundDropsOldestAndKeepsOneOversizedFrame() {
         var b = DropOldestBuffer<String>(policy: InboundBufferPolicy(maxFrames: 100, maxBytes: 100))
-        #expect(b.push("a", bytes: 40) == .nothing)
-        #expect(b.push("b", bytes: 40) == .nothing)
-        #expect(b.push("c", bytes: 40) == .init(count: 1, bytes: 40))
+        let r27 = b.push("a", bytes: 40)
+        #expect(r27 == .nothing)
+        let r28 = b.push("b", bytes: 40)
+        #expect(r28 == .nothing)
+        let r29 = b.push("c", bytes: 40)
+        #expect(r29 == .init(count: 1, bytes: 40))
         #expect(b.bytes == 80)
         // Larger than the whole budget: everything older goes, the newest stays.
-        #expect(b.push("huge", bytes: 500) == .init(count: 2, bytes: 80))
+        let r30 = b.push("huge", bytes: 500)
+        #expect(r30 == .init(count: 2, bytes: 80))
         #expect(b.count == 1)
         #expect(b.popFirst() == "huge")
         #expect(b.bytes == 0)
@@ -255,20 +285,25 @@ struct TokenBucketTests {
         // After a quiet second the bucket has refilled.
         var u = TokenBucket(limit: SendRateLimit(messagesPerSecond: 5, burst: 5), now: .zero)
         for _ in 0..<5 { _ = u.reserve(at: .zero) }
-        #expect(u.reserve(at: .seconds(1)) == .zero)
+        let r31 = u.reserve(at: .seconds(1))
+        #expect(r31 == .zero)
     }
 
     @Test func fixedSpacing() {
         var t = TokenBucket(limit: .spacing(.milliseconds(250)), now: .zero)
-        #expect(t.reserve(at: .zero) == .zero)
-        #expect(t.reserve(at: .zero).milliseconds == 250)
-        #expect(t.reserve(at: .milliseconds(100)).milliseconds == 400)
+        let r32 = t.reserve(at: .zero)
+        #expect(r32 == .zero)
+        let r33 = t.reserve(at: .zero)
+        #expect(r33.milliseconds == 250)
+        let r34 = t.reserve(at: .milliseconds(100))
+        #expect(r34.milliseconds == 400)
     }
 
     @Test func chargedControlFramesDelayLaterSends() {
         var t = TokenBucket(limit: SendRateLimit(messagesPerSecond: 5, burst: 5), now: .zero)
         t.charge(5, at: .zero)  // five automatic pongs
-        #expect(t.reserve(at: .zero).milliseconds == 200)
+        let r35 = t.reserve(at: .zero)
+        #expect(r35.milliseconds == 200)
     }
 }
 
