@@ -75,6 +75,10 @@ let package = Package(
             name: "wiretape-bench-inbound",
             dependencies: ["WireTapeCore", "WireTapeNIO"],
             path: "tools/bench-inbound"),
+        .executableTarget(
+            name: "wiretape-bench-resilience",
+            dependencies: ["WireTapeCore", "WireTapeMock", "WireTapeResilience"],
+            path: "tools/bench-resilience"),
 
         .testTarget(name: "WireTapeCoreTests", dependencies: ["WireTapeCore"]),
         .testTarget(name: "WireTapeMockTests", dependencies: ["WireTapeMock", "WireTapeCore"]),
