@@ -64,7 +64,9 @@ let package = Package(
                 "WireTapeCore", "WireTapeNIO", "WireTapeResilience", "WireTapeJournal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .executableTarget(name: "wiretape", dependencies: ["WireTapeCLI"]),
+        .executableTarget(
+            name: "wiretape",
+            dependencies: ["WireTapeCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // tools/: conformance client and benchmark (not part of the library products).
         .executableTarget(
@@ -80,6 +82,8 @@ let package = Package(
             dependencies: ["WireTapeCore", "WireTapeMock", "WireTapeResilience"],
             path: "tools/bench-resilience"),
 
+        // Shared by the test targets: starts the Python peers and makes test certificates.
+        .target(name: "WireTapeTestSupport", path: "Tests/WireTapeTestSupport"),
         .testTarget(name: "WireTapeCoreTests", dependencies: ["WireTapeCore"]),
         .testTarget(name: "WireTapeMockTests", dependencies: ["WireTapeMock", "WireTapeCore"]),
         .testTarget(
@@ -90,11 +94,11 @@ let package = Package(
         .testTarget(
             name: "WireTapeNIOTests",
             dependencies: [
-                "WireTapeCore", "WireTapeNIO",
+                "WireTapeCore", "WireTapeNIO", "WireTapeTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ]),
-        .testTarget(name: "WireTapeCLITests", dependencies: ["WireTapeCLI", "WireTapeCore"]),
+        .testTarget(name: "WireTapeCLITests", dependencies: ["WireTapeCLI", "WireTapeCore", "WireTapeTestSupport"]),
     ]
 )

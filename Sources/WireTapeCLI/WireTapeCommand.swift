@@ -7,7 +7,7 @@ public struct WireTapeCommand: AsyncParsableCommand {
         commandName: "wiretape",
         abstract: "Record live WebSocket feeds into an indexed journal, inspect them, replay them.",
         subcommands: [
-            // Subcommands are registered here, one line each.
+            TapCommand.self,
         ])
 
     /// Creates the command (used by the argument parser).

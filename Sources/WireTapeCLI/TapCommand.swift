@@ -1,0 +1,165 @@
+import ArgumentParser
+import WireTapeCore
+import WireTapeNIO
+
+/// `wiretape tap URL`: connect, print every frame and lifecycle edge as JSON lines.
+public struct TapCommand: AsyncParsableCommand {
+    /// The command's description.
+    public static let configuration = CommandConfiguration(
+        commandName: "tap",
+        abstract: "Connect to a WebSocket feed and print every frame and lifecycle edge as JSON lines.",
+        discussion: """
+            Each line on stdout is one JSON object. Frames: {"type":"frame","epoch":1,"wall_ns":…,\
+            "mono_ns":…,"dir":"in","opcode":"text","data":"…"} (binary payloads as "data_b64"). \
+            Lifecycle edges: {"type":"lifecycle","state":"connected","epoch":1,…}; the final edge \
+            carries close_code and close_reason, or error and message.
+
+            Exit status: 0 when the server closes with 1000/1001 or --count/--duration is reached; \
+            1 otherwise, with a one-line error on stderr.
+            """)
+
+    /// The server URL.
+    @Argument(help: "The ws:// or wss:// URL.")
+    var url: String
+
+    /// Extra request headers.
+    @Option(name: .customLong("header"), help: ArgumentHelp("A request header, repeatable.", valueName: "Name: value"))
+    var headers: [String] = []
+
+    /// Messages sent after connecting.
+    @Option(name: .customLong("send"), help: ArgumentHelp("A text message to send after connecting, repeatable.", valueName: "TEXT"))
+    var messages: [String] = []
+
+    /// Subprotocols to offer.
+    @Option(name: .customLong("subprotocol"), help: "A subprotocol to offer, repeatable.")
+    var subprotocols: [String] = []
+
+    /// Stop after this many received frames.
+    @Option(help: "Stop (exit 0) after this many received frames.")
+    var count: Int?
+
+    /// Stop after this many seconds.
+    @Option(help: "Stop (exit 0) after this many seconds.")
+    var duration: Double?
+
+    /// The maximum message size.
+    @Option(name: .customLong("max-message-size"), help: ArgumentHelp("The largest message accepted, in bytes.", valueName: "BYTES"))
+    var maxMessageSize: Int = WSConfig().maxMessageSize
+
+    /// An extra CA file.
+    @Option(name: .customLong("ca-file"), help: ArgumentHelp("A PEM file of extra trusted CA certificates.", valueName: "PATH"))
+    var caFile: String?
+
+    /// Creates the command (used by the argument parser).
+    public init() {}
+
+    /// Checks the options before running.
+    public func validate() throws {
+        if let count, count < 1 { throw ValidationError("--count must be at least 1, got \(count)") }
+        if let duration, !(duration > 0) { throw ValidationError("--duration must be a positive number of seconds") }
+        if maxMessageSize < 1 { throw ValidationError("--max-message-size must be at least 1 byte") }
+        do { _ = try WSURL(url) } catch let e as WSError { throw ValidationError(e.message) }
+        for h in headers {
+            do { _ = try HTTPHeaderField(parsing: h) } catch { throw ValidationError("--header: \(error)") }
+        }
+    }
+
+    /// Builds the connect request from the options.
+    func makeRequest() throws -> ConnectRequest {
+        ConnectRequest(
+            url: try WSURL(url), headers: try headers.map(HTTPHeaderField.init(parsing:)), subprotocols: subprotocols,
+            tls: TLSOptions(extraTrustRootsPEMFile: caFile), config: WSConfig(maxMessageSize: maxMessageSize))
+    }
+
+    /// Connects and prints until the end; see the command's discussion.
+    public func run() async throws {
+        let out = StandardOutput()
+        let outcome = try await TapSession(request: makeRequest(), messages: messages, count: count, duration: duration)
+            .run(connector: NIOConnector(), out: out)
+        out.flush()
+        if let failure = outcome.failure {
+            StandardOutput.warn("error: \(failure)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// The logic of `tap`, separate from argument parsing so tests can drive it with any connector.
+struct TapSession {
+    /// How a tap ended.
+    struct Outcome {
+        /// Frames printed.
+        var frames = 0
+        /// A one-line failure when the tap did not end cleanly.
+        var failure: String?
+    }
+
+    var request: ConnectRequest
+    var messages: [String]
+    var count: Int?
+    var duration: Double?
+
+    func run(connector: any WSConnector, out: StandardOutput) async throws -> Outcome {
+        var outcome = Outcome()
+        out.line(SchemaLines.lifecycle(LifecycleSnapshot(epoch: 0, state: .connecting)))
+        out.flush()
+        let connection: WSConnection
+        do {
+            connection = try await connector.connect(request)
+        } catch {
+            let e = error as? WSError ?? WSError(.ioError, "\(error)")
+            out.line(SchemaLines.lifecycle(LifecycleSnapshot(epoch: 0, state: .closed, failedAttempts: 1, lastDisconnect: .error(e))))
+            outcome.failure = e.message
+            return outcome
+        }
+        // The watch may already hold a later state (a fast peer); the connected edge is printed as of the handshake.
+        out.line(SchemaLines.lifecycle(LifecycleSnapshot(epoch: 1, state: .connected, at: connection.info.connectedAt)))
+        for m in messages {
+            try? await connection.sink.send(.text(m))
+            out.line(SchemaLines.frame(.text(m), epoch: connection.lifecycle.current.epoch, at: .now(), dir: "out"))
+        }
+        out.flush()
+
+        let timer: Task<Void, Never>? = duration.map { seconds in
+            Task {
+                try? await ContinuousClock().sleep(for: .seconds(seconds))
+                if !Task.isCancelled { await connection.sink.close(code: .normalClosure, reason: "duration reached") }
+            }
+        }
+        defer { timer?.cancel() }
+
+        var limitReached = false
+        do {
+            for try await frame in connection.inbound {
+                out.line(SchemaLines.frame(frame.frame, epoch: frame.epoch, at: frame.received))
+                outcome.frames += 1
+                if let count, outcome.frames >= count {
+                    limitReached = true
+                    await connection.sink.close(code: .normalClosure, reason: "count reached")
+                    break
+                }
+                if connection.inbound.queuedFrameCount == 0 { out.flush() }
+            }
+        } catch {
+            // The stream's error is also the final lifecycle edge's cause, printed below.
+        }
+        await connection.sink.close()
+        for await _ in connection.lifecycle.updates() {}
+        let final = connection.lifecycle.current
+        out.line(SchemaLines.lifecycle(final))
+        if limitReached { return outcome }
+        switch final.lastDisconnect {
+        case .peerClosed(let code, _) where code.isClean:
+            break
+        case .localClose:
+            break
+        case .peerClosed(let code, let reason):
+            outcome.failure = "the server closed the connection with code \(code)\(reason.isEmpty ? "" : " \"\(reason)\"")"
+        case .error(let e):
+            outcome.failure = e.message
+        case nil:
+            outcome.failure = "the connection ended without a cause"
+        }
+        return outcome
+    }
+}

@@ -1,0 +1,335 @@
+import NIOCore
+import NIOHTTP1
+import NIOWebSocket
+import WireTapeCore
+
+/// First handler of the pipeline: stamps every socket read with wall and monotonic time
+/// before TLS or WebSocket decoding, and counts the bytes for liveness.
+///
+/// Frames completed by a read carry that read's timestamp: they arrived in the same
+/// `read(2)`, which is as close to the socket as user space gets.
+final class ReceiveTimestampHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private(set) var lastRead = ReceiveTimestamp(wallNanos: 0, monotonicNanos: 0)
+    private let activity: ConnectionActivity
+
+    init(activity: ConnectionActivity) {
+        self.activity = activity
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let now = ReceiveTimestamp.now()
+        lastRead = now
+        activity.recordRead(bytes: unwrapInboundIn(data).readableBytes, at: now.monotonicNanos)
+        context.fireChannelRead(data)
+    }
+}
+
+/// Catches the end of a failed upgrade: a non-101 response (status, headers, the start of the
+/// body), a transport error, or the connection closing during the handshake. Removed once
+/// the upgrade succeeds.
+final class HandshakeResponseHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+
+    private let promise: EventLoopPromise<HTTPResponseHead>
+    private let url: WSURL
+    private var rejected: HTTPResponseHead?
+    private var body = ByteBuffer()
+    private static let bodyLimit = 512
+
+    init(promise: EventLoopPromise<HTTPResponseHead>, url: WSURL) {
+        self.promise = promise
+        self.url = url
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            rejected = head
+        case .body(var part):
+            if body.readableBytes < Self.bodyLimit {
+                var slice = part.readSlice(length: min(part.readableBytes, Self.bodyLimit - body.readableBytes))!
+                body.writeBuffer(&slice)
+            }
+        case .end:
+            failRejected()
+            context.close(promise: nil)
+        }
+    }
+
+    private func failRejected() {
+        guard let head = rejected else { return }
+        rejected = nil
+        promise.fail(Self.rejection(head, body: body, url: url))
+    }
+
+    /// The error for a non-101 answer, with the status and the headers worth showing.
+    static func rejection(_ head: HTTPResponseHead, body: ByteBuffer, url: WSURL) -> WSError {
+        let interesting: Set<String> = [
+            "retry-after", "www-authenticate", "content-type", "server", "date", "location",
+            "x-mbx-used-weight", "x-mbx-used-weight-1m", "ratelimit-reset", "x-ratelimit-reset",
+        ]
+        let headers = Redaction.redact(
+            head.headers.filter { interesting.contains($0.name.lowercased()) }.map { HTTPHeaderField($0.name, $0.value) })
+        var text = String(buffer: body).filter { !$0.isNewline }
+        if text.count > 200 { text = String(text.prefix(200)) + "…" }
+        let status = Int(head.status.code)
+        var message = "the server answered HTTP \(status) \(head.status.reasonPhrase) to the WebSocket upgrade of \(url.redactedDescription)"
+        if let retry = headers.first(where: { $0.name.lowercased() == "retry-after" }) {
+            message += "; Retry-After: \(retry.value)"
+        }
+        if !text.isEmpty { message += "; body: \(text)" }
+        return WSError(.handshakeRejected, message, httpStatus: status, responseHeaders: headers)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        promise.fail(ConnectErrorMapper.map(error, url: url, phase: .handshake))
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        failRejected()
+        promise.fail(
+            WSError(
+                .connectionLost,
+                "the server closed the connection during the WebSocket handshake with \(url.redactedDescription)",
+                closeCode: .abnormalClosure))
+        context.fireChannelInactive()
+    }
+}
+
+/// The connection's protocol engine after the upgrade: turns frames into messages (through
+/// ``MessageAssembler``), answers pings, runs the close handshake, applies read backpressure
+/// from the inbound stream, and publishes the final lifecycle edge.
+///
+/// All state lives on the channel's event loop; the sink reaches it through `NIOLoopBound`.
+final class WebSocketConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    private enum CloseState {
+        case open
+        /// We sent a close frame (for a local close or a protocol failure) and wait for the peer's.
+        case sentClose
+        /// The close handshake is done or the transport is gone.
+        case closed
+    }
+
+    static let epoch: UInt64 = 1
+
+    private var assembler: MessageAssembler
+    private let producer: InboundStream.Producer
+    private let lifecycle: LifecycleWatch
+    private let activity: ConnectionActivity
+    private let closeTimeout: TimeAmount
+    private var context: ChannelHandlerContext?
+    private var stamps: ReceiveTimestampHandler?
+    private var readPaused = false
+    private var readPending = false
+    private var closeState = CloseState.open
+    private var cause: DisconnectCause?
+    private var closeTimer: Scheduled<Void>?
+
+    init(
+        maxMessageSize: Int, producer: InboundStream.Producer, lifecycle: LifecycleWatch,
+        activity: ConnectionActivity, closeTimeout: Duration
+    ) {
+        self.assembler = MessageAssembler(maxMessageSize: maxMessageSize)
+        self.producer = producer
+        self.lifecycle = lifecycle
+        self.activity = activity
+        self.closeTimeout = TimeAmount(closeTimeout)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        stamps = try? context.pipeline.syncOperations.handler(type: ReceiveTimestampHandler.self)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    // MARK: Inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        switch assembler.receive(frame) {
+        case .none:
+            break
+        case .deliver(let message):
+            guard closeState == .open else { return }
+            let received = stamps?.lastRead ?? .now()
+            if !producer.yield(InboundFrame(frame: message, epoch: Self.epoch, received: received)) {
+                readPaused = true
+            }
+        case .pong(let payload):
+            activity.recordPingReceived()
+            guard closeState == .open else { return }
+            write(context: context, opcode: .pong, data: payload, promise: nil)
+            activity.recordPongSent()
+        case .pongReceived:
+            activity.recordPongReceived(at: ReceiveTimestamp.now().monotonicNanos)
+        case .peerClose(let code, let reason):
+            switch closeState {
+            case .open:
+                cause = .peerClosed(code: code, reason: reason)
+                closeState = .closed
+                // Echo the code (RFC 6455 §5.5.1); 1005 means "none", answered with 1000.
+                let echo = code == .noStatusReceived ? WSCloseCode.normalClosure : code
+                sendClose(context: context, code: echo, reason: "").assumeIsolated().whenComplete { _ in
+                    context.close(promise: nil)
+                }
+            case .sentClose:
+                closeState = .closed
+                context.close(promise: nil)
+            case .closed:
+                break
+            }
+        case .fail(let error):
+            fail(context: context, error)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if let ws = error as? NIOWebSocketError {
+            switch ws {
+            case .invalidFrameLength:
+                fail(
+                    context: context,
+                    WSError(
+                        .messageTooLarge,
+                        "the server sent a frame larger than the maximum message size of \(assembler.maxMessageSize) bytes",
+                        closeCode: .messageTooBig), waitForPeer: false)
+            default:
+                fail(
+                    context: context,
+                    WSError(.protocolViolation, "the server sent an invalid control frame (\(ws))", closeCode: .protocolError),
+                    waitForPeer: false)
+            }
+            return
+        }
+        if cause == nil {
+            cause = .error(
+                WSError(
+                    .connectionLost, "the connection failed: \(error)", underlying: error,
+                    closeCode: .abnormalClosure))
+        }
+        closeState = .closed
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closeTimer?.cancel()
+        closeState = .closed
+        let final = cause ?? .error(
+            WSError(
+                .connectionLost, "the connection ended without a close handshake (1006)",
+                closeCode: .abnormalClosure))
+        switch final {
+        case .peerClosed(let code, let reason):
+            if code.isClean || code == .noStatusReceived {
+                producer.finish()
+            } else {
+                producer.finish(
+                    throwing: WSError(
+                        .closedByPeer, "the server closed the connection with code \(code)\(reason.isEmpty ? "" : " \"\(reason)\"")",
+                        closeCode: code, closeReason: reason))
+            }
+        case .localClose:
+            producer.finish()
+        case .error(let e):
+            producer.finish(throwing: e)
+        }
+        lifecycle.finish(LifecycleSnapshot(epoch: Self.epoch, state: .closed, lastDisconnect: final))
+        context.fireChannelInactive()
+    }
+
+    // MARK: Backpressure
+
+    func read(context: ChannelHandlerContext) {
+        if readPaused {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    /// Called when the consumer drained the inbound queue.
+    func resumeReading() {
+        readPaused = false
+        if readPending, let context {
+            readPending = false
+            context.read()
+        }
+    }
+
+    // MARK: Outbound (called on the event loop by the sink)
+
+    func send(_ frame: Frame) -> EventLoopFuture<Void>? {
+        guard let context, closeState == .open else { return nil }
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        switch frame {
+        case .text(let s):
+            write(context: context, opcode: .text, data: context.channel.allocator.buffer(string: s), promise: promise)
+        case .binary(let b):
+            write(context: context, opcode: .binary, data: context.channel.allocator.buffer(bytes: b), promise: promise)
+        }
+        return promise.futureResult
+    }
+
+    func sendPing(_ payload: [UInt8]) -> EventLoopFuture<Void>? {
+        guard let context, closeState == .open else { return nil }
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        write(context: context, opcode: .ping, data: context.channel.allocator.buffer(bytes: payload), promise: promise)
+        return promise.futureResult
+    }
+
+    /// Starts a local close; the channel closes when the peer answers or after the close timeout.
+    func startClose(code: WSCloseCode, reason: String) {
+        guard let context, closeState == .open else { return }
+        cause = .localClose(code: code, reason: reason)
+        beginClosing(context: context, code: code, reason: reason)
+    }
+
+    private func fail(context: ChannelHandlerContext, _ error: WSError, waitForPeer: Bool = true) {
+        guard closeState == .open else { return }
+        cause = .error(error)
+        if waitForPeer {
+            beginClosing(context: context, code: error.closeCode ?? .protocolError, reason: "")
+        } else {
+            closeState = .closed
+            sendClose(context: context, code: error.closeCode ?? .protocolError, reason: "")
+                .assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        }
+    }
+
+    private func beginClosing(context: ChannelHandlerContext, code: WSCloseCode, reason: String) {
+        closeState = .sentClose
+        // Frames already queued stay deliverable; data arriving while closing is ignored.
+        _ = sendClose(context: context, code: code, reason: reason)
+        closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: closeTimeout) {
+            context.close(promise: nil)
+        }
+    }
+
+    private func sendClose(context: ChannelHandlerContext, code: WSCloseCode, reason: String) -> EventLoopFuture<Void> {
+        var data = context.channel.allocator.buffer(capacity: 2 + reason.utf8.count)
+        data.writeInteger(code.rawValue)
+        // Close reasons are limited to 123 bytes so the frame stays a valid control frame.
+        data.writeString(String(decoding: reason.utf8.prefix(123), as: UTF8.self))
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        write(context: context, opcode: .connectionClose, data: data, promise: promise)
+        return promise.futureResult
+    }
+
+    private func write(
+        context: ChannelHandlerContext, opcode: WebSocketOpcode, data: ByteBuffer, promise: EventLoopPromise<Void>?
+    ) {
+        let frame = WebSocketFrame(fin: true, opcode: opcode, maskKey: .random(), data: data)
+        context.writeAndFlush(wrapOutboundOut(frame), promise: promise)
+    }
+}

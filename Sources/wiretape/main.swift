@@ -1,3 +1,0 @@
-import WireTapeCLI
-
-await WireTapeCommand.main()

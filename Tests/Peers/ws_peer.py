@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""A scriptable WebSocket peer for WireTape's integration tests and benchmarks.
+
+Runs Python's `websockets` server on 127.0.0.1, port 0 (or --port), optionally with TLS,
+and prints `PORT <n>` as its first stdout line. The request path picks the behaviour:
+
+  /echo                      echo every message back
+  /text?n=N                  send N text messages "msg-<i>", then close 1000
+  /binary?size=S             send one binary message of S bytes (byte i = i % 251), close 1000
+  /fragmented?parts=P        send one text message in P fragments, then close 1000
+  /big?size=S                send one text message of S bytes ('x' * S), then close 1000
+  /ping?payload=P            send a ping with payload P, wait for the pong, send "pong-ok:<P>", close 1000
+  /close?code=C&reason=R     close with code C and reason R right away
+  /drop                      drop the TCP connection without a close frame
+  /headers                   send the request headers as one JSON text message, close 1000
+  /subprotocol               send the negotiated subprotocol as text, close 1000
+  /status/<code>             refuse the upgrade with HTTP <code> (503 adds Retry-After: 7)
+  /slow?n=N                  send N messages, one per 10 ms, then close 1000
+  /flood?n=N&size=S          send N text messages of S bytes as fast as possible, close 1000
+  /corpus?file=F&repeat=R    send every line of F (R times) as text, then close 1000
+"""
+import argparse, asyncio, json, ssl, sys
+from http import HTTPStatus
+from urllib.parse import urlparse, parse_qs
+
+from websockets.asyncio.server import serve
+from websockets.exceptions import ConnectionClosed
+
+
+def query(ws):
+    u = urlparse(ws.request.path)
+    return u.path, {k: v[0] for k, v in parse_qs(u.query, keep_blank_values=True).items()}
+
+
+def process_request(connection, request):
+    path = urlparse(request.path).path
+    if path.startswith("/status/"):
+        code = int(path.rsplit("/", 1)[1])
+        response = connection.respond(HTTPStatus(code), f"refused with {code}\n")
+        if code in (429, 503):
+            response.headers["Retry-After"] = "7"
+        return response
+    return None
+
+
+def select_subprotocol(connection, subprotocols):
+    return subprotocols[0] if subprotocols else None
+
+
+async def handler(ws):
+    path, q = query(ws)
+    try:
+        if path == "/echo":
+            async for message in ws:
+                await ws.send(message)
+        elif path == "/text":
+            for i in range(int(q.get("n", "3"))):
+                await ws.send(f"msg-{i}")
+            await ws.close(1000, "done")
+        elif path == "/binary":
+            size = int(q.get("size", "1024"))
+            await ws.send(bytes(i % 251 for i in range(size)))
+            await ws.close(1000, "done")
+        elif path == "/fragmented":
+            parts = int(q.get("parts", "3"))
+            await ws.send([f"part{i}-" for i in range(parts)])
+            await ws.close(1000, "done")
+        elif path == "/big":
+            await ws.send("x" * int(q.get("size", "1048576")))
+            await ws.close(1000, "done")
+        elif path == "/ping":
+            payload = q.get("payload", "hello").encode()
+            waiter = await ws.ping(payload)
+            await asyncio.wait_for(waiter, 5)
+            await ws.send("pong-ok:" + payload.decode())
+            await ws.close(1000, "done")
+        elif path == "/close":
+            await ws.close(int(q.get("code", "1000")), q.get("reason", ""))
+        elif path == "/drop":
+            await ws.send("before-drop")
+            await asyncio.sleep(0.2)  # let the frame reach the client before the reset discards it
+            ws.transport.abort()
+        elif path == "/headers":
+            await ws.send(json.dumps({k.lower(): v for k, v in ws.request.headers.raw_items()}))
+            await ws.close(1000, "done")
+        elif path == "/subprotocol":
+            await ws.send(str(ws.subprotocol))
+            await ws.close(1000, "done")
+        elif path == "/slow":
+            for i in range(int(q.get("n", "10"))):
+                await ws.send(f"slow-{i}")
+                await asyncio.sleep(0.01)
+            await ws.close(1000, "done")
+        elif path == "/flood":
+            msg = "f" * int(q.get("size", "300"))
+            for _ in range(int(q.get("n", "1000"))):
+                await ws.send(msg)
+            await ws.close(1000, "done")
+        elif path == "/corpus":
+            with open(q["file"], "rb") as f:
+                lines = [l.rstrip(b"\n").decode() for l in f]
+            for _ in range(int(q.get("repeat", "1"))):
+                for line in lines:
+                    await ws.send(line)
+            await ws.close(1000, "done")
+        else:
+            await ws.close(1008, f"unknown path {path}")
+    except ConnectionClosed:
+        pass
+
+
+async def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--cert")
+    ap.add_argument("--key")
+    a = ap.parse_args()
+    ctx = None
+    if a.cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.cert, a.key)
+    async with serve(handler, "127.0.0.1", a.port, ssl=ctx, max_size=None, compression=None,
+                     process_request=process_request, select_subprotocol=select_subprotocol,
+                     ping_interval=None, write_limit=1 << 20) as server:
+        port = server.sockets[0].getsockname()[1]
+        print(f"PORT {port}", flush=True)
+        await asyncio.get_running_loop().create_future()
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
