@@ -89,6 +89,9 @@ let package = Package(
         .testTarget(
             name: "WireTapeResilienceTests",
             dependencies: ["WireTapeResilience", "WireTapeMock", "WireTapeCore"]),
+        .testTarget(
+            name: "WireTapeResilienceIntegrationTests",
+            dependencies: ["WireTapeResilience", "WireTapeNIO", "WireTapeCore"]),
         .testTarget(name: "WireTapeJournalTests", dependencies: ["WireTapeJournal", "WireTapeCore"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CLZ4", "CSQLite"]),
         .testTarget(
