@@ -442,24 +442,42 @@ final class Supervisor: Sendable {
         let time = self.time
         let url = request.url.redactedDescription
         return Task {
+            let source = connection.inbound
+            var frames = source.makeAsyncIterator()
+            // Frames already queued in the transport are moved in small batches: one clock
+            // reading and one buffer lock per batch instead of per frame.
+            var batch: [InboundFrame] = []
+            batch.reserveCapacity(64)
+            func flush() {
+                guard !batch.isEmpty else { return }
+                progress.messageArrived(at: time.now(), bytesRead: connection.activity.bytesRead)
+                inbound.push(contentsOf: batch)
+                batch.removeAll(keepingCapacity: true)
+                if progress.stale.load(ordering: .relaxed),
+                    progress.stale.compareExchange(expected: true, desired: false, ordering: .acquiringAndReleasing)
+                        .exchanged
+                {
+                    mailbox.post(.messageWhileStale(epoch: epoch))
+                }
+            }
             let cause: DisconnectCause
             do {
-                for try await var frame in connection.inbound {
+                while var frame = try await frames.next() {
                     frame.epoch = epoch
-                    progress.messageArrived(at: time.now(), bytesRead: connection.activity.bytesRead)
-                    inbound.push(frame)
-                    if progress.stale.load(ordering: .relaxed),
-                        progress.stale.compareExchange(expected: true, desired: false, ordering: .acquiringAndReleasing)
-                            .exchanged
-                    {
-                        mailbox.post(.messageWhileStale(epoch: epoch))
+                    batch.append(frame)
+                    while batch.count < 64, source.queuedFrameCount > 0, var more = try await frames.next() {
+                        more.epoch = epoch
+                        batch.append(more)
                     }
+                    flush()
                 }
                 cause = connection.lifecycle.current.lastDisconnect
                     ?? .peerClosed(code: .normalClosure, reason: "")
             } catch let error as WSError {
+                flush()
                 cause = .error(error)
             } catch {
+                flush()
                 cause = .error(WSError(.ioError, "reading from \(url) failed: \(error)", underlying: error))
             }
             mailbox.post(.inboundEnded(epoch: epoch, cause))

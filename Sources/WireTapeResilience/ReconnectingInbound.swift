@@ -45,6 +45,34 @@ public final class ReconnectingInbound: AsyncSequence, Sendable {
     /// The most bytes ever buffered at once.
     public var peakBufferedBytes: Int { state.withLock { $0.buffer.peakBytes } }
 
+    /// Adds frames in order under one lock (see ``push(_:)``).
+    func push(contentsOf frames: [InboundFrame]) {
+        guard !frames.isEmpty else { return }
+        let (waiter, first, dropped): (CheckedContinuation<InboundFrame?, any Error>?, InboundFrame?, DropOldestBuffer<InboundFrame>.Dropped) =
+            state.withLock { s in
+                if s.terminal != nil || s.consumerGone {
+                    return (nil, nil, .init(count: frames.count, bytes: frames.reduce(0) { $0 + $1.frame.byteCount }))
+                }
+                var rest = frames[...]
+                var w: CheckedContinuation<InboundFrame?, any Error>? = nil
+                if let waiting = s.waiter, s.buffer.isEmpty {
+                    s.waiter = nil
+                    s.delivered += 1
+                    w = waiting
+                    rest = rest.dropFirst()
+                }
+                var dropped = DropOldestBuffer<InboundFrame>.Dropped.nothing
+                for f in rest {
+                    let d = s.buffer.push(f, bytes: f.frame.byteCount)
+                    dropped.count += d.count
+                    dropped.bytes += d.bytes
+                }
+                return (w, w == nil ? nil : frames[0], dropped)
+            }
+        if let waiter, let first { waiter.resume(returning: first) }
+        if dropped.count > 0 { onLag(dropped.count, dropped.bytes) }
+    }
+
     /// Adds a frame, dropping the oldest to make room (or the frame itself when the consumer
     /// is gone or the stream ended); every drop is reported to `onLag`.
     func push(_ frame: InboundFrame) {
@@ -100,6 +128,21 @@ public final class ReconnectingInbound: AsyncSequence, Sendable {
         return .wait
     }
 
+    /// Moves up to `maxFrames` frames (and about `maxBytes`, at least one frame) that are
+    /// ready into `batch`, under one lock; returns whether it moved any.
+    fileprivate func takeReady(into batch: inout [InboundFrame], maxFrames: Int, maxBytes: Int) -> Bool {
+        state.withLock { s in
+            guard !s.consumerGone else { return false }
+            var bytes = 0
+            while batch.count < maxFrames, bytes < maxBytes, let f = s.buffer.popFirst() {
+                s.delivered += 1
+                bytes += f.frame.byteCount
+                batch.append(f)
+            }
+            return !batch.isEmpty
+        }
+    }
+
     fileprivate func next() async throws -> InboundFrame? {
         switch state.withLock({ take(&$0) }) {
         case .frame(let f): return f
@@ -138,9 +181,30 @@ public final class ReconnectingInbound: AsyncSequence, Sendable {
     public func makeAsyncIterator() -> Iterator { Iterator(stream: self) }
 
     /// Iterates a ``ReconnectingInbound``.
+    ///
+    /// Takes the frames that are ready in small batches (at most 64 frames or 64 KiB, so at
+    /// most that much leaves the drop-oldest budget early), which keeps the buffer's lock out
+    /// of the per-frame path when the consumer keeps up.
     public struct Iterator: AsyncIteratorProtocol {
         let stream: ReconnectingInbound
+        private var batch: [InboundFrame] = []
+        private var index = 0
+
+        init(stream: ReconnectingInbound) { self.stream = stream }
+
         /// The next frame, `nil` after shutdown, or the error that made the connection unrecoverable.
-        public mutating func next() async throws -> InboundFrame? { try await stream.next() }
+        public mutating func next() async throws -> InboundFrame? {
+            if index < batch.count {
+                defer { index += 1 }
+                return batch[index]
+            }
+            batch.removeAll(keepingCapacity: true)
+            index = 0
+            if stream.takeReady(into: &batch, maxFrames: 64, maxBytes: 64 << 10) {
+                index = 1
+                return batch[0]
+            }
+            return try await stream.next()
+        }
     }
 }
