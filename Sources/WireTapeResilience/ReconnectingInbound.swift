@@ -36,7 +36,8 @@ public final class ReconnectingInbound: AsyncSequence, Sendable {
         self.onLag = onLag
     }
 
-    /// Frames delivered to the consumer so far.
+    /// Frames handed to the consumer's iterator so far (it takes up to 64 ready frames at a
+    /// time, so this can run ahead of the frames the consumer has looked at by that many).
     public var deliveredCount: UInt64 { state.withLock { $0.delivered } }
 
     /// Frames buffered and not yet taken.
