@@ -72,6 +72,39 @@ struct ReconnectingConnectorTests {
         #expect(h.connection.snapshot.state == .unrecoverable)
     }
 
+    @Test func repeatedPolicyClosesEndInUnrecoverable() async throws {
+        let close = MockAttempt.accept([.close(.policyViolation, reason: "too many requests")])
+        let h = Harness([close, close, close], fallback: .accept([]))
+        for epoch in 1...2 {
+            await h.waitFor { $0.epoch == UInt64(epoch) && $0.state == .reconnecting }
+            _ = await h.pendingDelay()
+            h.clock.advanceToNextDeadline()
+        }
+        let end = await h.connection.waitUntilEnded()
+        #expect(end.state == .unrecoverable)
+        #expect(end.epoch == 3)
+        #expect(end.lastDisconnect?.closeCode == .policyViolation)
+        #expect(h.mock.attemptCount == 3)
+        await #expect { for try await _ in h.connection.inbound {} } throws: {
+            ($0 as? WSError)?.closeCode == .policyViolation
+        }
+    }
+
+    @Test func framesArrivingAfterTheConsumerWasCancelledAreCountedAsLag() async throws {
+        let h = Harness([.accept([.wait(.seconds(5)), .send(.text("a")), .send(.text("b"))])])
+        await h.waitForEpoch(1)
+        let inbound = h.connection.inbound
+        let consumer = Task { for try await _ in inbound {} }
+        consumer.cancel()
+        try await consumer.value  // the iteration ends quietly
+        _ = await h.pendingDelay()
+        h.clock.advanceToNextDeadline()
+        let s = await h.waitFor { $0.totalLagged == 2 }
+        #expect(s.totalLaggedBytes == 2)
+        #expect(inbound.deliveredCount == 0)
+        await h.connection.shutdown()
+    }
+
     @Test func tlsFailureIsUnrecoverableAfterOneAttempt() async throws {
         let h = Harness([.fail(WSError(.tlsFailure, "certificate verify failed"))], fallback: .accept([]))
         let end = await h.connection.waitUntilEnded()
