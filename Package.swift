@@ -63,6 +63,10 @@ let package = Package(
             dependencies: [
                 "WireTapeCore", "WireTapeNIO", "WireTapeResilience", "WireTapeJournal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
             ]),
         .executableTarget(
             name: "wiretape",
@@ -76,7 +80,8 @@ let package = Package(
         .executableTarget(
             name: "wiretape-bench-inbound",
             dependencies: ["WireTapeCore", "WireTapeNIO"],
-            path: "tools/bench-inbound"),
+            path: "tools/bench-inbound",
+            exclude: ["run.sh", "blast_server.py", "clients.py"]),
         .executableTarget(
             name: "wiretape-bench-resilience",
             dependencies: ["WireTapeCore", "WireTapeMock", "WireTapeResilience"],

@@ -10,9 +10,13 @@ import Darwin
 /// has nothing more to say right now, so live output stays live without a syscall per line.
 public final class StandardOutput {
     private var buffer: [UInt8] = []
+    private let discarding: Bool
 
-    /// Creates a writer.
-    public init() { buffer.reserveCapacity(1 << 16) }
+    /// Creates a writer; with `discarding`, lines are counted by callers but never written.
+    public init(discarding: Bool = false) {
+        self.discarding = discarding
+        buffer.reserveCapacity(1 << 16)
+    }
 
     /// Appends a line (a newline is added).
     public func line(_ s: String) {
@@ -30,6 +34,10 @@ public final class StandardOutput {
     /// Writes what is buffered.
     public func flush() {
         guard !buffer.isEmpty else { return }
+        if discarding {
+            buffer.removeAll(keepingCapacity: true)
+            return
+        }
         buffer.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {

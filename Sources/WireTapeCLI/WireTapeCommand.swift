@@ -7,6 +7,7 @@ public struct WireTapeCommand: AsyncParsableCommand {
         commandName: "wiretape",
         abstract: "Record live WebSocket feeds into an indexed journal, inspect them, replay them.",
         subcommands: [
+            DemoCommand.self,
             TapCommand.self,
         ])
 

@@ -91,6 +91,12 @@ public struct WSConfig: Sendable, Hashable {
     public var handshakeTimeout: Duration
     /// After sending a close frame, how long to wait for the peer's close before dropping the socket.
     public var closeTimeout: Duration
+    /// The shortest spacing between automatic pongs. Pings that arrive faster are coalesced:
+    /// only the latest is answered, when the spacing allows (RFC 6455 §5.5.3 permits answering
+    /// only the most recent ping). Venues that count pongs against a message-rate limit
+    /// (Binance: 5 messages/s) would otherwise disconnect a client that a ping flood provoked.
+    /// `.zero` (the default) answers every ping at once.
+    public var pongMinInterval: Duration
 
     /// Creates a configuration; every parameter has the documented default.
     public init(
@@ -99,7 +105,8 @@ public struct WSConfig: Sendable, Hashable {
         inboundHighWaterFrames: Int = 8192,
         connectTimeout: Duration = .seconds(10),
         handshakeTimeout: Duration = .seconds(10),
-        closeTimeout: Duration = .seconds(5)
+        closeTimeout: Duration = .seconds(5),
+        pongMinInterval: Duration = .zero
     ) {
         self.maxMessageSize = maxMessageSize
         self.inboundHighWaterBytes = inboundHighWaterBytes
@@ -107,6 +114,7 @@ public struct WSConfig: Sendable, Hashable {
         self.connectTimeout = connectTimeout
         self.handshakeTimeout = handshakeTimeout
         self.closeTimeout = closeTimeout
+        self.pongMinInterval = pongMinInterval
     }
 }
 

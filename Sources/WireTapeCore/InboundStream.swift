@@ -85,7 +85,14 @@ public final class InboundStream: AsyncSequence, Sendable {
         /// should pause until the demand handler is called. Frames yielded after the stream
         /// ended are discarded and `false` is returned.
         @discardableResult
-        public func yield(_ frame: InboundFrame) -> Bool { stream.yield(frame) }
+        public func yield(_ frame: InboundFrame) -> Bool { stream.yield(CollectionOfOne(frame)) }
+
+        /// Queues several frames at once (one lock, at most one consumer wake-up); the
+        /// connector batches the frames of one socket read this way. Returns like ``yield(_:)``.
+        @discardableResult
+        public func yield<C: Collection>(contentsOf frames: C) -> Bool where C.Element == InboundFrame {
+            stream.yield(frames)
+        }
 
         /// Ends the stream normally, after the queued frames.
         public func finish() { stream.terminate(.finished) }
@@ -108,22 +115,29 @@ public final class InboundStream: AsyncSequence, Sendable {
         public var isPaused: Bool { stream.state.withLock { $0.paused } }
     }
 
-    private func yield(_ frame: InboundFrame) -> Bool {
+    private func yield<C: Collection>(_ frames: C) -> Bool where C.Element == InboundFrame {
+        guard let first = frames.first else { return true }
         let (waiter, keepGoing): (CheckedContinuation<InboundFrame?, any Error>?, Bool) = state.withLock { s in
             guard s.terminal == nil else { return (nil, false) }
+            var rest = frames[...]
+            var waiter: CheckedContinuation<InboundFrame?, any Error>? = nil
             if let w = s.waiter {
+                // The consumer is parked on an empty queue: hand it the first frame directly.
                 s.waiter = nil
-                return (w, true)
+                waiter = w
+                rest = rest.dropFirst()
             }
-            s.queue.append(frame)
-            s.queuedBytes += frame.frame.byteCount
+            for f in rest {
+                s.queue.append(f)
+                s.queuedBytes += f.frame.byteCount
+            }
             if s.queuedCount >= highWaterFrames || s.queuedBytes >= highWaterBytes {
                 s.paused = true
-                return (nil, false)
+                return (waiter, false)
             }
-            return (nil, true)
+            return (waiter, true)
         }
-        waiter?.resume(returning: frame)
+        waiter?.resume(returning: first)
         return keepGoing
     }
 
@@ -170,7 +184,7 @@ public final class InboundStream: AsyncSequence, Sendable {
         return .wait
     }
 
-    fileprivate func next() async throws -> InboundFrame? {
+    fileprivate func next(isolation actor: isolated (any Actor)?) async throws -> InboundFrame? {
         switch state.withLock({ takeImmediate(&$0) }) {
         case .frame(let f, let demand):
             demand?()
@@ -180,7 +194,7 @@ public final class InboundStream: AsyncSequence, Sendable {
         case .wait: break
         }
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (c: CheckedContinuation<InboundFrame?, any Error>) in
+            try await withCheckedThrowingContinuation(isolation: actor) { (c: CheckedContinuation<InboundFrame?, any Error>) in
                 let immediate: Immediate = state.withLock { s in
                     if Task.isCancelled && s.terminal == nil { s.terminal = .cancelled }
                     let i = takeImmediate(&s)
@@ -218,6 +232,13 @@ public final class InboundStream: AsyncSequence, Sendable {
     public struct Iterator: AsyncIteratorProtocol {
         let stream: InboundStream
         /// The next frame, `nil` at the end, or the error that ended the connection.
-        public mutating func next() async throws -> InboundFrame? { try await stream.next() }
+        ///
+        /// Runs on the caller's actor (no executor hop per frame when frames are queued).
+        public mutating func next(isolation actor: isolated (any Actor)? = #isolation) async throws -> InboundFrame? {
+            try await stream.next(isolation: actor)
+        }
+
+        /// The next frame (the isolation-inheriting `next(isolation:)` is preferred by `for await`).
+        public mutating func next() async throws -> InboundFrame? { try await stream.next(isolation: nil) }
     }
 }

@@ -161,7 +161,7 @@ public final class Watch<Value: Sendable>: Sendable {
 
     /// Waits until the value's version differs from `seen`; returns the value, its version and
     /// whether it is terminal, or `nil` when the watch finished and `seen` is its last version.
-    fileprivate func next(after seen: UInt64) async -> (Value, UInt64)? {
+    fileprivate func next(after seen: UInt64, isolation actor: isolated (any Actor)?) async -> (Value, UInt64)? {
         while true {
             let ready: (Value, UInt64)?? = state.withLock { s in
                 if s.version != seen { return .some((s.value, s.version)) }
@@ -174,7 +174,7 @@ public final class Watch<Value: Sendable>: Sendable {
                 return s.nextWaiterID
             }
             await withTaskCancellationHandler {
-                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                await withCheckedContinuation(isolation: actor) { (c: CheckedContinuation<Void, Never>) in
                     let resumeNow = state.withLock { s -> Bool in
                         if s.version != seen || s.finished || Task.isCancelled { return true }
                         s.waiters[id] = c
@@ -204,11 +204,15 @@ public final class Watch<Value: Sendable>: Sendable {
             let watch: Watch<Value>
             var seen: UInt64 = 0
             /// The next value that differs from the last one seen, or `nil` after the terminal one.
-            public mutating func next() async -> Value? {
-                guard let (value, version) = await watch.next(after: seen) else { return nil }
+            /// Runs on the caller's actor.
+            public mutating func next(isolation actor: isolated (any Actor)? = #isolation) async -> Value? {
+                guard let (value, version) = await watch.next(after: seen, isolation: actor) else { return nil }
                 seen = version
                 return value
             }
+
+            /// The next value (the isolation-inheriting `next(isolation:)` is preferred by `for await`).
+            public mutating func next() async -> Value? { await next(isolation: nil) }
         }
     }
 }

@@ -127,16 +127,23 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     private let closeTimeout: TimeAmount
     private var context: ChannelHandlerContext?
     private var stamps: ReceiveTimestampHandler?
+    /// Frames of the current socket read, handed to the stream together at read-complete.
+    private var batch: [InboundFrame] = []
     private var readPaused = false
     private var readPending = false
     private var closeState = CloseState.open
     private var cause: DisconnectCause?
     private var closeTimer: Scheduled<Void>?
+    private let pongMinInterval: TimeAmount
+    private var lastPong: NIODeadline?
+    private var pendingPong: ByteBuffer?
+    private var pongTimer: Scheduled<Void>?
 
     init(
         maxMessageSize: Int, producer: InboundStream.Producer, lifecycle: LifecycleWatch,
-        activity: ConnectionActivity, closeTimeout: Duration
+        activity: ConnectionActivity, closeTimeout: Duration, pongMinInterval: Duration = .zero
     ) {
+        self.pongMinInterval = TimeAmount(pongMinInterval)
         self.assembler = MessageAssembler(maxMessageSize: maxMessageSize)
         self.producer = producer
         self.lifecycle = lifecycle
@@ -163,14 +170,12 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         case .deliver(let message):
             guard closeState == .open else { return }
             let received = stamps?.lastRead ?? .now()
-            if !producer.yield(InboundFrame(frame: message, epoch: Self.epoch, received: received)) {
-                readPaused = true
-            }
+            batch.append(InboundFrame(frame: message, epoch: Self.epoch, received: received))
+            if batch.count >= 512 { flushBatch() }
         case .pong(let payload):
             activity.recordPingReceived()
             guard closeState == .open else { return }
-            write(context: context, opcode: .pong, data: payload, promise: nil)
-            activity.recordPongSent()
+            answerPing(context: context, payload: payload)
         case .pongReceived:
             activity.recordPongReceived(at: ReceiveTimestamp.now().monotonicNanos)
         case .peerClose(let code, let reason):
@@ -192,6 +197,18 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         case .fail(let error):
             fail(context: context, error)
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flushBatch()
+        context.fireChannelReadComplete()
+    }
+
+    /// Hands the batched frames to the stream; pauses socket reads when it is full.
+    private func flushBatch() {
+        guard !batch.isEmpty else { return }
+        if !producer.yield(contentsOf: batch) { readPaused = true }
+        batch.removeAll(keepingCapacity: true)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -222,8 +239,35 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         context.close(promise: nil)
     }
 
+    /// Sends a pong now, or, within `pongMinInterval` of the last one, remembers the latest
+    /// ping's payload and answers it when the interval has passed.
+    private func answerPing(context: ChannelHandlerContext, payload: ByteBuffer) {
+        let now = context.eventLoop.now
+        if let last = lastPong, pongMinInterval > .zero, now < last + pongMinInterval {
+            let waiting = pendingPong != nil
+            pendingPong = payload
+            if !waiting {
+                pongTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: last + pongMinInterval) { [self] in
+                    guard closeState == .open, let pending = pendingPong else { return }
+                    pendingPong = nil
+                    sendPong(context: context, payload: pending)
+                }
+            }
+            return
+        }
+        sendPong(context: context, payload: payload)
+    }
+
+    private func sendPong(context: ChannelHandlerContext, payload: ByteBuffer) {
+        lastPong = context.eventLoop.now
+        write(context: context, opcode: .pong, data: payload, promise: nil)
+        activity.recordPongSent()
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
+        flushBatch()
         closeTimer?.cancel()
+        pongTimer?.cancel()
         closeState = .closed
         let final = cause ?? .error(
             WSError(

@@ -84,15 +84,20 @@ struct MessageAssembler {
                 .messageTooLarge, .messageTooBig,
                 "a message of at least \(size) bytes exceeds the maximum message size of \(maxMessageSize) bytes")
         }
+        if fin && partialOpcode == nil {
+            // The common case, a single-frame message: the standard library's validating
+            // decoder checks the UTF-8 and builds the string in one pass.
+            if opcode == .binary { return .deliver(.binary(Array(payload.readableBytesView))) }
+            guard let text = payload.withUnsafeReadableBytes({ String(validating: $0, as: UTF8.self) }) else {
+                return failure(.invalidUTF8, .invalidPayload, "a text message is not valid UTF-8")
+            }
+            return .deliver(.text(text))
+        }
         if opcode == .text {
             let ok = payload.withUnsafeReadableBytes { utf8.feed($0) }
             if !ok || (fin && !utf8.isComplete) {
                 return failure(.invalidUTF8, .invalidPayload, "a text message is not valid UTF-8")
             }
-        }
-        if fin && partialOpcode == nil {
-            // The common case: a single-frame message, converted without copying into a buffer.
-            return .deliver(Self.makeFrame(opcode, payload))
         }
         if partial == nil {
             partial = payload

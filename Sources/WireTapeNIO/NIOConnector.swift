@@ -76,7 +76,8 @@ public struct NIOConnector: WSConnector {
                             }
                             let handler = WebSocketConnectionHandler(
                                 maxMessageSize: config.maxMessageSize, producer: producer,
-                                lifecycle: lifecycle, activity: activity, closeTimeout: config.closeTimeout)
+                                lifecycle: lifecycle, activity: activity, closeTimeout: config.closeTimeout,
+                                pongMinInterval: config.pongMinInterval)
                             try sync.addHandler(handler)
                             upgraded.succeed(NIOLoopBound(handler, eventLoop: channel.eventLoop))
                             promise.succeed(response)

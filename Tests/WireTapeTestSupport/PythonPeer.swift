@@ -8,6 +8,8 @@ public let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
 public struct PeerStartError: Error, CustomStringConvertible {
     /// What went wrong.
     public var description: String
+    /// Creates the error.
+    public init(description: String) { self.description = description }
 }
 
 /// The Python interpreter with `websockets` installed: `$WIRETAPE_PYTHON`, else the
