@@ -42,6 +42,7 @@ struct Harness {
         return connection.lifecycle.current
     }
 
+    @discardableResult
     func waitForEpoch(_ epoch: UInt64) async -> LifecycleSnapshot {
         await waitFor { $0.epoch == epoch && $0.state == .connected }
     }
