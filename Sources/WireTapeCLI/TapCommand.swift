@@ -1,6 +1,8 @@
 import ArgumentParser
+import Synchronization
 import WireTapeCore
 import WireTapeNIO
+import WireTapeResilience
 
 /// `wiretape tap URL`: connect, print every frame and lifecycle edge as JSON lines.
 public struct TapCommand: AsyncParsableCommand {
@@ -16,6 +18,11 @@ public struct TapCommand: AsyncParsableCommand {
 
             Exit status: 0 when the server closes with 1000/1001 or --count/--duration is reached; \
             1 otherwise, with a one-line error on stderr.
+
+            With --reconnect the tap runs on the resilient stack: it reconnects with backoff after \
+            every disconnect, re-sends the --send messages in each new epoch (as an adapter \
+            re-subscribes), prints each lifecycle edge with the cause of each disconnect, and ends \
+            at --count/--duration (exit 0) or when the session becomes unrecoverable (exit 1).
             """)
 
     /// The server URL.
@@ -50,11 +57,26 @@ public struct TapCommand: AsyncParsableCommand {
     @Option(name: .customLong("ca-file"), help: ArgumentHelp("A PEM file of extra trusted CA certificates.", valueName: "PATH"))
     var caFile: String?
 
+    /// Whether to reconnect.
+    @Flag(help: "Reconnect after disconnects (backoff, circuit breaker, keepalive).")
+    var reconnect = false
+
+    /// The idle timeout for --reconnect.
+    @Option(name: .customLong("idle-timeout"), help: "With --reconnect: seconds without data before the connection is stale and pinged.")
+    var idleTimeout: Double = 30
+
+    /// The pong timeout for --reconnect.
+    @Option(name: .customLong("pong-timeout"), help: "With --reconnect: seconds to wait for the pong before reconnecting.")
+    var pongTimeout: Double = 10
+
     /// Creates the command (used by the argument parser).
     public init() {}
 
     /// Checks the options before running.
     public func validate() throws {
+        if !(idleTimeout > 0) || !(pongTimeout > 0) {
+            throw ValidationError("--idle-timeout and --pong-timeout must be positive numbers of seconds")
+        }
         if let count, count < 1 { throw ValidationError("--count must be at least 1, got \(count)") }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be a positive number of seconds") }
         if maxMessageSize < 1 { throw ValidationError("--max-message-size must be at least 1 byte") }
@@ -74,8 +96,17 @@ public struct TapCommand: AsyncParsableCommand {
     /// Connects and prints until the end; see the command's discussion.
     public func run() async throws {
         let out = StandardOutput()
-        let outcome = try await TapSession(request: makeRequest(), messages: messages, count: count, duration: duration)
-            .run(connector: NIOConnector(), out: out)
+        let outcome: TapSession.Outcome
+        if reconnect {
+            var config = ReconnectConfig()
+            config.keepalive = KeepalivePolicy(idleTimeout: .seconds(idleTimeout), pongTimeout: .seconds(pongTimeout))
+            outcome = try await ReconnectingTapSession(
+                request: makeRequest(), messages: messages, count: count, duration: duration
+            ).run(connector: ReconnectingConnector(wrapping: NIOConnector(), config: config))
+        } else {
+            outcome = try await TapSession(request: makeRequest(), messages: messages, count: count, duration: duration)
+                .run(connector: NIOConnector(), out: out)
+        }
         out.flush()
         if let failure = outcome.failure {
             StandardOutput.warn("error: \(failure)")
@@ -159,6 +190,77 @@ struct TapSession {
             outcome.failure = e.message
         case nil:
             outcome.failure = "the connection ended without a cause"
+        }
+        return outcome
+    }
+}
+
+/// `tap --reconnect`: the same output on a ``ReconnectingConnection``.
+///
+/// Frames and lifecycle edges come from two sources (the inbound stream and the lifecycle
+/// watch), so lines go through one lock-protected writer.
+struct ReconnectingTapSession {
+    var request: ConnectRequest
+    var messages: [String]
+    var count: Int?
+    var duration: Double?
+
+    /// Runs the tap, writing to stdout.
+    func run(connector: ReconnectingConnector) async throws -> TapSession.Outcome {
+        let shared = Mutex(StandardOutput())
+        let connection = connector.connect(request)
+        let messages = self.messages
+
+        // Lifecycle edges; the --send messages again in every new epoch (re-subscribe).
+        let follower = Task {
+            var sentEpoch: UInt64 = 0
+            for await snapshot in connection.lifecycle.updates() {
+                shared.withLock {
+                    $0.line(SchemaLines.lifecycle(snapshot))
+                    $0.flush()
+                }
+                guard snapshot.state == .connected, snapshot.epoch > sentEpoch else { continue }
+                sentEpoch = snapshot.epoch
+                for m in messages {
+                    do {
+                        try await connection.sink.send(.text(m))
+                        shared.withLock { $0.line(SchemaLines.frame(.text(m), epoch: snapshot.epoch, at: .now(), dir: "out")) }
+                    } catch {
+                        StandardOutput.warn("could not send '\(m)' in epoch \(snapshot.epoch): \(error)")
+                    }
+                }
+            }
+        }
+        let timer: Task<Void, Never>? = duration.map { seconds in
+            Task {
+                try? await ContinuousClock().sleep(for: .seconds(seconds))
+                if !Task.isCancelled { await connection.shutdown(code: .normalClosure, reason: "duration reached") }
+            }
+        }
+        defer { timer?.cancel() }
+
+        var outcome = TapSession.Outcome()
+        do {
+            for try await frame in connection.inbound {
+                outcome.frames += 1
+                let reachedCount = count.map { outcome.frames >= $0 } ?? false
+                shared.withLock {
+                    $0.line(SchemaLines.frame(frame.frame, epoch: frame.epoch, at: frame.received))
+                    if reachedCount || connection.inbound.bufferedCount == 0 { $0.flush() }
+                }
+                if reachedCount {
+                    await connection.shutdown(code: .normalClosure, reason: "count reached")
+                    break
+                }
+            }
+        } catch {
+            // An unrecoverable session ends the stream with its cause; reported below.
+        }
+        let final = await connection.waitUntilEnded()
+        await follower.value
+        shared.withLock { $0.flush() }
+        if final.state == .unrecoverable {
+            outcome.failure = "unrecoverable: \(final.lastDisconnect.map { "\($0)" } ?? "no cause recorded")"
         }
         return outcome
     }

@@ -144,7 +144,7 @@ public final class ReconnectingInbound: AsyncSequence, Sendable {
         }
     }
 
-    fileprivate func next() async throws -> InboundFrame? {
+    fileprivate func next(isolation actor: isolated (any Actor)?) async throws -> InboundFrame? {
         switch state.withLock({ take(&$0) }) {
         case .frame(let f): return f
         case .end: return nil
@@ -152,7 +152,7 @@ public final class ReconnectingInbound: AsyncSequence, Sendable {
         case .wait: break
         }
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (c: CheckedContinuation<InboundFrame?, any Error>) in
+            try await withCheckedThrowingContinuation(isolation: actor) { (c: CheckedContinuation<InboundFrame?, any Error>) in
                 let immediate: Immediate = state.withLock { s in
                     if Task.isCancelled { s.consumerGone = true; return .end }
                     let i = take(&s)
@@ -194,7 +194,8 @@ public final class ReconnectingInbound: AsyncSequence, Sendable {
         init(stream: ReconnectingInbound) { self.stream = stream }
 
         /// The next frame, `nil` after shutdown, or the error that made the connection unrecoverable.
-        public mutating func next() async throws -> InboundFrame? {
+        /// Runs on the caller's actor: no executor hop per frame.
+        public mutating func next(isolation actor: isolated (any Actor)? = #isolation) async throws -> InboundFrame? {
             if index < batch.count {
                 defer { index += 1 }
                 return batch[index]
@@ -205,7 +206,10 @@ public final class ReconnectingInbound: AsyncSequence, Sendable {
                 index = 1
                 return batch[0]
             }
-            return try await stream.next()
+            return try await stream.next(isolation: actor)
         }
+
+        /// The next frame (the isolation-inheriting `next(isolation:)` is preferred by `for await`).
+        public mutating func next() async throws -> InboundFrame? { try await next(isolation: nil) }
     }
 }

@@ -119,3 +119,31 @@ struct JSONLineTests {
         #expect(Base64.decode("a=bc") == nil)
     }
 }
+
+@Suite(.serialized)
+struct TapReconnectTests {
+    let peer: PythonPeer
+    init() throws { peer = try PythonPeer() }
+
+    @Test func keepsGoingAcrossReconnectsWithTheEpochOnEveryFrame() throws {
+        // The peer sends two frames per connection and closes; five frames need three epochs.
+        let run = try CLIRun.wiretape(["tap", peer.url("/text?n=2"), "--reconnect", "--count", "5"])
+        #expect(run.status == 0)
+        let frames = run.lines.filter { $0["type"] as? String == "frame" }
+        #expect(frames.count == 5)
+        #expect(frames.map { $0["epoch"] as? Int } == [1, 1, 2, 2, 3])
+        let edges = run.lines.filter { $0["type"] as? String == "lifecycle" }
+        #expect(edges.contains { $0["state"] as? String == "reconnecting" && $0["close_code"] as? Int == 1000 })
+        #expect(edges.last?["state"] as? String == "closed")
+    }
+
+    @Test func unrecoverableAfterOne401AttemptExitsNonZero() throws {
+        let run = try CLIRun.wiretape(["tap", peer.url("/status/401"), "--reconnect"])
+        #expect(run.status == 1)
+        let final = try #require(run.lines.last)
+        #expect(final["state"] as? String == "unrecoverable")
+        #expect(final["failed_attempts"] as? Int == 1)
+        #expect(final["http_status"] as? Int == 401)
+        #expect(run.stderr.contains("unrecoverable") && run.stderr.contains("401"))
+    }
+}
