@@ -79,7 +79,7 @@ let package = Package(
             path: "tools/autobahn-client"),
         .executableTarget(
             name: "wiretape-bench-inbound",
-            dependencies: ["WireTapeCore", "WireTapeNIO"],
+            dependencies: ["WireTapeCore", "WireTapeNIO", "WireTapeResilience"],
             path: "tools/bench-inbound",
             exclude: ["run.sh", "blast_server.py", "clients.py"]),
         .executableTarget(

@@ -24,26 +24,30 @@ scenario() { # name, server args...
   local server=$!
   for _ in $(seq 50); do grep -q PORT "$work/server.out" && break; sleep 0.1; done
   local port; port=$(awk '{print $2}' "$work/server.out")
-  local wt=() pyr=() raw=()
+  local frames; frames=$(awk '{print $4}' "$work/server.out")
+  local wt=() pyr=() raw=() res=()
   for _ in $(seq "$runs"); do
     raw+=("$("$py" tools/bench-inbound/clients.py raw 127.0.0.1 "$port")")
     wt+=("$("$bin" "ws://127.0.0.1:$port/")")
+    res+=("$("$bin" "ws://127.0.0.1:$port/" --resilient "$frames" | tail -1)")
     pyr+=("$("$py" tools/bench-inbound/clients.py websockets "ws://127.0.0.1:$port/")")
   done
   kill $server; wait $server 2>/dev/null || true
-  python3 - "$name" "$(printf '%s;' "${wt[@]}")" "$(printf '%s;' "${pyr[@]}")" "$(printf '%s;' "${raw[@]}")" <<'PY'
+  python3 - "$name" "$(printf '%s;' "${wt[@]}")" "$(printf '%s;' "${pyr[@]}")" "$(printf '%s;' "${raw[@]}")" "$(printf '%s;' "${res[@]}")" <<'PY'
 import sys, statistics
-name, wt, py, raw = sys.argv[1], *[[list(map(float, r.split())) for r in a.split(";") if r] for a in sys.argv[2:]]
+name, wt, py, raw, res = sys.argv[1], *[[list(map(float, r.split())) for r in a.split(";") if r] for a in sys.argv[2:]]
 def rates(rs):
     fps = statistics.median(r[0] / r[2] for r in rs)
     mbs = statistics.median(r[1] / r[2] / 1e6 for r in rs)
     return fps, mbs, rs[0][0]
-wf, wm, n = rates(wt); pf, pm, _ = rates(py)
+wf, wm, n = rates(wt); pf, pm, _ = rates(py); rf, rmb, _ = rates(res)
 rm = statistics.median(r[1] / r[2] / 1e6 for r in raw)
 print(f"{name}: {int(n)} frames per run, median of {len(wt)} runs")
 print(f"  WireTapeNIO       {wf:12,.0f} frames/s {wm:9,.1f} MB/s")
 print(f"  Python websockets {pf:12,.0f} frames/s {pm:9,.1f} MB/s")
+print(f"  Resilient (ReconnectingConnector over WireTapeNIO) {rf:,.0f} frames/s {rmb:,.1f} MB/s")
 print(f"  ratio WireTapeNIO / Python: {wf / pf:.2f}x frames/s")
+print(f"  ratio Resilient / bare WireTapeNIO: {rf / wf:.2f}")
 print(f"  server ceiling (raw socket reader, no parsing): {rm:,.0f} MB/s = {rm / max(wm, 1e-9):.1f}x what WireTapeNIO consumed")
 PY
 }
