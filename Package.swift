@@ -96,7 +96,7 @@ let package = Package(
             dependencies: ["WireTapeResilience", "WireTapeMock", "WireTapeCore"]),
         .testTarget(
             name: "WireTapeResilienceIntegrationTests",
-            dependencies: ["WireTapeResilience", "WireTapeNIO", "WireTapeCore"]),
+            dependencies: ["WireTapeResilience", "WireTapeNIO", "WireTapeCore", "WireTapeTestSupport"]),
         .testTarget(name: "WireTapeJournalTests", dependencies: ["WireTapeJournal", "WireTapeCore"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CLZ4", "CSQLite"]),
         .testTarget(

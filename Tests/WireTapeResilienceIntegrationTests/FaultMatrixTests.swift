@@ -4,26 +4,14 @@ import Testing
 import WireTapeCore
 import WireTapeNIO
 import WireTapeResilience
+import WireTapeTestSupport
 
 // The fault matrix: ReconnectingConnector over the real NIOConnector, through
 // tools/fault-proxy/fault_proxy.py, against a real Python `websockets` server
-// (tools/fault-proxy/ws_feed_server.py). Needs a Python with `websockets`: set
-// WIRETAPE_PYTHON, else the repository's .venv (tools/setup.sh), else /tmp/venvtest/bin/python;
-// the suite is skipped without one.
+// (tools/fault-proxy/ws_feed_server.py). Needs a Python with `websockets`: WIRETAPE_PYTHON,
+// else the repository's .venv (tools/setup.sh); without one the tests fail and say so.
 
-private let repoRoot: String = {
-    var url = URL(fileURLWithPath: #filePath)
-    for _ in 0..<3 { url.deleteLastPathComponent() }
-    return url.path
-}()
-
-private let python: String? = {
-    let candidates = [
-        ProcessInfo.processInfo.environment["WIRETAPE_PYTHON"], "\(repoRoot)/.venv/bin/python",
-        "/tmp/venvtest/bin/python",
-    ]
-    return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
-}()
+private let repoRoot = repositoryRoot.path
 
 /// A child process whose stdout is read line by line and whose stdin takes commands.
 final class Child: @unchecked Sendable {
@@ -78,16 +66,16 @@ struct Rig {
     let proxyPort: Int
 
     init() throws {
-        guard let python else { throw RigError.noPython }
+        let python = try peerPython()
         server = try Child(python, ["\(repoRoot)/tools/fault-proxy/ws_feed_server.py"])
         guard let serverPort = Int(server.readLine()) else { throw RigError.noPort("ws_feed_server") }
-        proxy = try Child("/usr/bin/python3", ["\(repoRoot)/tools/fault-proxy/fault_proxy.py", "--upstream", "127.0.0.1:\(serverPort)"])
+        proxy = try Child(python, ["\(repoRoot)/tools/fault-proxy/fault_proxy.py", "--upstream", "127.0.0.1:\(serverPort)"])
         guard let port = Int(proxy.readLine()) else { throw RigError.noPort("fault_proxy") }
         proxyPort = port
         _ = proxy.readLine()  // "control PORT"
     }
 
-    enum RigError: Error { case noPython, noPort(String) }
+    enum RigError: Error { case noPort(String) }
 
     func request(_ query: String = "") -> ConnectRequest {
         ConnectRequest(url: try! WSURL("ws://127.0.0.1:\(proxyPort)/feed\(query)"))
@@ -130,7 +118,7 @@ func waitFor(
     }
 }
 
-@Suite("Fault matrix: NIOConnector through fault-proxy", .enabled(if: python != nil), .serialized, .timeLimit(.minutes(2)))
+@Suite("Fault matrix: NIOConnector through fault-proxy", .serialized, .timeLimit(.minutes(2)))
 struct FaultMatrixTests {
     @Test func resetMidStreamReconnectsWithConnectionLost() async throws {
         let rig = try Rig()

@@ -3,7 +3,7 @@
 
 Stdlib only. It starts a TCP echo server in a thread, runs the proxy as a subprocess in
 front of it, and checks every fault. If the `websockets` package is importable (e.g. with
-/tmp/venvtest/bin/python) it also proxies a real WebSocket echo.
+.venv/bin/python) it also proxies a real WebSocket echo.
 """
 
 import os
@@ -243,7 +243,7 @@ except Exception:
     HAVE_WEBSOCKETS = False
 
 
-@unittest.skipUnless(HAVE_WEBSOCKETS, "websockets not installed (use /tmp/venvtest/bin/python)")
+@unittest.skipUnless(HAVE_WEBSOCKETS, "websockets not installed (use .venv/bin/python)")
 class WebSocketThroughProxyTests(unittest.TestCase):
     def test_ws_echo_through_sliced_proxy_then_reset(self):
         async def run():

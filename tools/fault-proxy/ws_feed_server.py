@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A small WebSocket feed server for fault-matrix tests (needs the `websockets` package).
 
-    /tmp/venvtest/bin/python tools/fault-proxy/ws_feed_server.py
+    .venv/bin/python tools/fault-proxy/ws_feed_server.py
 
 Listens on 127.0.0.1, port 0, and prints the port on its first stdout line. Each connection
 gets a numbered stream of text messages `"<n>"` every `interval` seconds (query `?interval=0.05`,
