@@ -17,6 +17,8 @@ and prints `PORT <n>` as its first stdout line. The request path picks the behav
   /status/<code>             refuse the upgrade with HTTP <code> (503 adds Retry-After: 7)
   /slow?n=N                  send N messages, one per 10 ms, then close 1000
   /flood?n=N&size=S          send N text messages of S bytes as fast as possible, close 1000
+                             (numbered=1: messages "f-<i>-xxx..."; hold=1: stay open afterwards)
+  /pingflood?n=N             send N pings (payloads "p<i>") at once, then "sent", then stay open
   /corpus?file=F&repeat=R    send every line of F (R times) as text, then close 1000
 """
 import argparse, asyncio, json, ssl, sys
@@ -92,10 +94,20 @@ async def handler(ws):
                 await asyncio.sleep(0.01)
             await ws.close(1000, "done")
         elif path == "/flood":
-            msg = "f" * int(q.get("size", "300"))
-            for _ in range(int(q.get("n", "1000"))):
-                await ws.send(msg)
-            await ws.close(1000, "done")
+            size = int(q.get("size", "300"))
+            n = int(q.get("n", "1000"))
+            numbered = q.get("numbered") == "1"
+            for i in range(n):
+                await ws.send(f"f-{i}-".ljust(size, "x") if numbered else "f" * size)
+            if q.get("hold") == "1":
+                await ws.wait_closed()
+            else:
+                await ws.close(1000, "done")
+        elif path == "/pingflood":
+            for i in range(int(q.get("n", "100"))):
+                await ws.ping(f"p{i}".encode())
+            await ws.send("sent")
+            await ws.wait_closed()
         elif path == "/corpus":
             with open(q["file"], "rb") as f:
                 lines = [l.rstrip(b"\n").decode() for l in f]

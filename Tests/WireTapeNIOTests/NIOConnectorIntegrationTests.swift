@@ -276,3 +276,16 @@ struct NIOConnectorTLSTests {
         await #expect(throws: WSError.self) { _ = try await connector.connect(request) }
     }
 }
+
+extension NIOConnectorIntegrationTests {
+    @Test func pingFloodIsAnsweredWithBoundedPongsAndTheConnectionStaysUp() async throws {
+        let c = try await connect("/pingflood?n=1000") { $0.config.pongMinInterval = .milliseconds(200) }
+        var it = c.inbound.makeAsyncIterator()
+        #expect(try await it.next()?.frame == .text("sent"))
+        // Every ping was read before "sent"; at most the first one and one coalesced pong went out.
+        #expect(c.activity.pingsReceived == 1000)
+        #expect(c.activity.pongsSent <= 2)
+        #expect(!c.lifecycle.isFinished, "no close was provoked")
+        await c.sink.close()
+    }
+}

@@ -207,6 +207,34 @@ struct FaultMatrixTests {
         await c.shutdown()
     }
 
+    @Test func eightMebibyteMessageInTinySlicesArrivesIntactWithoutAFalseStale() async throws {
+        let rig = try Rig()
+        defer { rig.stop() }
+        rig.proxy.command("slice 64")
+        let size = 8 << 20
+        let c = ReconnectingConnector(wrapping: NIOConnector(), config: fastConfig())
+            .connect(rig.request("?big=\(size)&interval=60"))
+        let states = Task { () -> [ConnState] in
+            var seen: [ConnState] = []
+            for await s in c.lifecycle.updates() { seen.append(s.state) }
+            return seen
+        }
+        var it = c.inbound.makeAsyncIterator()
+        let first = try await it.next()
+        guard case .binary(let bytes) = first?.frame else {
+            Issue.record("expected the 8 MiB binary message first")
+            await c.shutdown()
+            return
+        }
+        #expect(bytes.count == size && bytes.allSatisfy { $0 == 7 }, "byte-exact")
+        #expect(c.snapshot.epoch == 1 && c.snapshot.reconnects == 0, "no reconnect")
+        await c.shutdown()
+        // The idle timeout (0.8 s) is far shorter than the transfer; the partial reads kept
+        // the connection alive, so no stale edge was published.
+        #expect(!(await states.value).contains(.stale))
+        #expect(c.snapshot.totalLagged == 0)
+    }
+
     @Test func closeAfterNBytesKeepsReconnecting() async throws {
         let rig = try Rig()
         defer { rig.stop() }

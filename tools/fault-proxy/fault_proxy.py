@@ -9,7 +9,7 @@ mid-connection:
     blackhole on|off       accept bytes in both directions but deliver none
     latency MS             deliver each chunk MS milliseconds after it was read (0 = off)
     bandwidth BPS|off      limit each direction of each connection to BPS bytes/second
-    slice N|off            write in pieces of at most N bytes, each flushed on its own
+    slice N|off            write in pieces of 1..N bytes (random sizes), each flushed on its own
     close-after N|off      close a connection after N bytes went server -> client
     refuse on|off|SECONDS  stop listening (connects get ECONNREFUSED), for SECONDS if given
     respond off|STATUS [Name: value]...
@@ -30,6 +30,7 @@ Stdlib only; Python 3.9+.
 
 import argparse
 import asyncio
+import random
 import socket
 import struct
 import sys
@@ -214,9 +215,12 @@ class Proxy:
                 if self.faults.blackhole:
                     self.stats["blackholed_bytes"] += len(data)
                     continue
-                step = self.faults.slice or len(data)
-                for i in range(0, len(data), step):
+                i = 0
+                while i < len(data):
+                    # slice N: pieces of a random size between 1 and N bytes.
+                    step = random.randint(1, self.faults.slice) if self.faults.slice else len(data)
                     piece = data[i:i + step]
+                    i += len(piece)
                     if direction == "down" and self.faults.close_after is not None:
                         room = self.faults.close_after - conn.down_bytes
                         if room <= 0:
