@@ -74,4 +74,17 @@ struct PeerMatrixTests {
         let numbers = delivered.compactMap { Int($0.split(separator: "-")[1]) }
         #expect(numbers == Array((n - numbers.count)..<n))
     }
+
+    @Test func shutdownDuringBackoffEndsAtOnceInClosed() async throws {
+        // 503 with Retry-After: 7 puts the session into a 7 s backoff.
+        let c = try session("/status/503")
+        let waiting = await waitFor(c, "reconnecting after the 503") { $0.state == .reconnecting }
+        #expect(waiting?.lastDisconnect.map { "\($0)" }?.contains("503") == true)
+        let before = ContinuousClock.now
+        await c.shutdown()
+        #expect(c.snapshot.state == .closed)
+        #expect(c.snapshot.failedAttempts == 1, "no attempt was made after the shutdown")
+        // Not a timing assertion on the machine's speed: only that it did not sit out the 7 s backoff.
+        #expect(ContinuousClock.now - before < .seconds(7))
+    }
 }
