@@ -8,6 +8,8 @@ public struct WireTapeCommand: AsyncParsableCommand {
         abstract: "Record live WebSocket feeds into an indexed journal, inspect them, replay them.",
         subcommands: [
             // Subcommands are registered here, one line each.
+            JournalImportCommand.self, JournalCatCommand.self, JournalInfoCommand.self, JournalGapsCommand.self,
+            JournalVerifyCommand.self, JournalRepairCommand.self, JournalReindexCommand.self,
         ])
 
     /// Creates the command (used by the argument parser).

@@ -141,24 +141,28 @@ public final class JournalCursor {
 
     /// Opens a cursor positioned at the first record the filter accepts.
     /// - Throws: ``JournalError`` when the directory is not readable or not a journal.
-    public init(directory: String, options: ReadOptions = .init()) throws(JournalError) {
+    public convenience init(directory: String, options: ReadOptions = .init()) throws(JournalError) {
+        try self.init(directory: directory, options: options, index: nil)
+    }
+
+    init(directory: String, options: ReadOptions, index: JournalIndex?) throws(JournalError) {
         self.directory = directory
         self.options = options
         guard FS.isDirectory(directory) else {
             throw JournalError(.notAJournal, "\(directory) is not a directory", path: directory)
         }
         segmentNames = try listSegments(directory).map(\.name)
-        try position()
+        try position(sharedIndex: index)
     }
 
     /// Seeks with the index when the filter has a start key.
-    private func position() throws(JournalError) {
+    private func position(sharedIndex: JournalIndex?) throws(JournalError) {
         segmentIndex = 0
         offset = UInt64(JournalFormat.segmentHeaderSize)
         let f = options.filter
         guard options.useIndex, f.fromSeq != nil || f.fromWall != nil || f.epoch != nil else { return }
         let indexPath = joinPath(directory, JournalFormat.indexFileName)
-        guard FS.exists(indexPath), let index = try? JournalIndex(path: indexPath, readOnly: true) else { return }
+        guard let index = sharedIndex ?? (FS.exists(indexPath) ? try? JournalIndex(path: indexPath, readOnly: true) : nil) else { return }
         var start: BlockIndexRow?
         var afterLast = false
         if let s = f.fromSeq {
@@ -321,6 +325,36 @@ public final class JournalCursor {
             segmentIndex = names.firstIndex(where: { $0 > last }) ?? names.count
         }
         return segmentIndex < names.count
+    }
+}
+
+/// Opens cursors on one journal, sharing one connection to its index: for callers that seek
+/// often (a replay server, a UI), where opening the index per seek would dominate.
+///
+/// ```swift
+/// let reader = try JournalReader(directory: dir)
+/// let first = try reader.cursor(ReadOptions(filter: RecordFilter(fromWall: t))).next()
+/// ```
+public final class JournalReader {
+    /// The journal directory.
+    public let directory: String
+    private let index: JournalIndex?
+
+    /// Opens the journal; works without an index (cursors then scan).
+    /// - Throws: ``JournalError`` when the directory is not a directory.
+    public init(directory: String) throws(JournalError) {
+        guard FS.isDirectory(directory) else {
+            throw JournalError(.notAJournal, "\(directory) is not a directory", path: directory)
+        }
+        self.directory = directory
+        let p = joinPath(directory, JournalFormat.indexFileName)
+        index = FS.exists(p) ? try? JournalIndex(path: p, readOnly: true) : nil
+    }
+
+    /// A cursor positioned at the first record `options.filter` accepts.
+    /// - Throws: ``JournalError`` as ``JournalCursor/init(directory:options:)``.
+    public func cursor(_ options: ReadOptions = .init()) throws(JournalError) -> JournalCursor {
+        try JournalCursor(directory: directory, options: options, index: options.useIndex ? index : nil)
     }
 }
 

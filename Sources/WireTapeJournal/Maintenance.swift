@@ -250,6 +250,21 @@ public enum JournalMaintenance {
                 }
                 report.blocksScanned += Int(res.blockCount)
                 report.recordsScanned += res.recordCount
+                let path0 = joinPath(directory, seg.name)
+                if !res.sealed, res.blockCount == 0, res.damage.allSatisfy({ $0.code == .corruptSegment }),
+                    res.header == nil ? (FS.fileSize(path0) ?? 0) < UInt64(JournalFormat.segmentHeaderSize) : true
+                {
+                    // A segment that holds no block: created just before a crash. Remove it so
+                    // that the next block starts a segment named after its own first record.
+                    let size = FS.fileSize(path0) ?? 0
+                    FS.remove(path0)
+                    FS.syncDirectory(directory)
+                    if size > UInt64(JournalFormat.segmentHeaderSize) || res.header == nil {
+                        report.truncations.append(.init(path: path0, offset: 0, bytesRemoved: size, why: "a segment without any complete block was removed"))
+                    }
+                    try index.db.exec("DELETE FROM segments WHERE file_name = '\(seg.name)'")
+                    continue
+                }
                 report.damage += res.damage
                 if let t = res.torn, !res.sealed {
                     let path = joinPath(directory, seg.name)
@@ -265,7 +280,7 @@ public enum JournalMaintenance {
                 }
                 results.append(res)
             }
-            if let l = report.lastSeq {
+            if let l = report.lastSeq ?? high {
                 let before = try countRows(index)
                 try index.deleteFrom(seq: l + 1)
                 removed += before - (try countRows(index))

@@ -90,11 +90,9 @@ public struct JournalGap: Sendable, Hashable {
     public static func find(directory: String, minDurationSeconds: Double = 0) throws(JournalError) -> [JournalGap] {
         let index = try JournalIndex(path: joinPath(directory, JournalFormat.indexFileName), readOnly: true)
         let edges = try index.lifecycleEdges()
-        let lastWall = try index.block(reachingWall: Int64.min).map { _ in
-            var m = Int64.min
-            try index.forEachBlock { m = max(m, $0.maxWall) }
-            return m
-        }
+        var maxWall = Int64.min
+        try index.forEachBlock { maxWall = max(maxWall, $0.maxWall) }
+        let lastWall: Int64? = maxWall == Int64.min ? nil : maxWall
         var gaps: [JournalGap] = []
         var current: JournalGap?
         let up: Set<String> = [ConnState.connected.rawValue, ConnState.stale.rawValue, ConnState.resumed.rawValue]

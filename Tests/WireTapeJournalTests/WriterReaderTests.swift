@@ -168,3 +168,56 @@ import Glibc
         #expect(try readAll(t.path).0.count == 500)
     }
 }
+
+@Suite struct FollowTests {
+    @Test func cursorFollowsAJournalAcrossRotations() throws {
+        let t = TempDir(); defer { t.cleanup() }
+        var o = JournalWriterOptions()
+        o.blockSize = 512
+        o.maxSegmentBytes = 4096
+        let w = try JournalWriter(directory: t.path, options: o)
+        let bodies = sampleRecords(600)
+        for i in 0..<100 { try w.append(bodies[i], epoch: 0, at: ts(i)) }
+        let c = try JournalCursor(directory: t.path, options: ReadOptions(follow: true))
+        var seen: [UInt64] = []
+        while let r = try c.next() { seen.append(r.seq) }
+        #expect(!seen.isEmpty)
+        for i in 100..<600 {
+            try w.append(bodies[i], epoch: 0, at: ts(i))
+            if i % 50 == 0 { while let r = try c.next() { seen.append(r.seq) } }
+        }
+        try w.close()
+        while let r = try c.next() { seen.append(r.seq) }
+        #expect(seen == Array(1...600))
+        #expect(c.problemCount == 0)
+        #expect(try segmentPaths(t.path).count > 5)
+    }
+
+    @Test func followerYieldsNewRecordsThenStopsOnCancel() async throws {
+        let t = TempDir(); defer { t.cleanup() }
+        try writeSample(t.path, count: 10)
+        var it = JournalFollower(directory: t.path, pollInterval: .milliseconds(1), clock: ContinuousClock()).makeAsyncIterator()
+        var got: [UInt64] = []
+        for _ in 0..<10 { got.append(try await it.next()!.seq) }
+        #expect(got == Array(1...10))
+        let w = try JournalWriter(directory: t.path)
+        try w.append(.annotation("late"), epoch: 0, at: ts(99))
+        try w.flush()
+        #expect(try await it.next()?.seq == 11)
+        try w.close()
+    }
+
+    @Test func sharedReaderSeeks() throws {
+        let t = TempDir(); defer { t.cleanup() }
+        var o = JournalWriterOptions()
+        o.blockSize = 512
+        let written = try writeSample(t.path, count: 2000, options: o)
+        let reader = try JournalReader(directory: t.path)
+        for k in stride(from: 0, to: 2000, by: 97) {
+            let r = try reader.cursor(ReadOptions(filter: RecordFilter(fromWall: written[k].wallNanos))).next()
+            #expect(r == written[k])
+            let s = try reader.cursor(ReadOptions(filter: RecordFilter(fromSeq: written[k].seq))).next()
+            #expect(s == written[k])
+        }
+    }
+}
