@@ -191,7 +191,6 @@ public final class JournalWriter {
 
     private func checkOpen() throws(JournalError) {
         if closed { throw JournalError(.closed, "the writer for \(directory) is closed") }
-        if let e = syncer?.takeFailure() { throw e }
     }
 
     private func resolveSeq(_ seq: UInt64?) throws(JournalError) -> UInt64 {
@@ -332,6 +331,8 @@ public final class JournalWriter {
     /// records stay pending, so a later call can retry.
     /// - Throws: ``JournalError`` (`diskFull`, `io`, `index`).
     public func flush() throws(JournalError) {
+        // A failed background sync is reported at the next block write.
+        if let e = syncer?.takeFailure() { throw e }
         guard pendingCount > 0 else { return }
         let estimate = UInt64(80 + raw.count)
         if segment != nil, segmentBlocks > 0 {
