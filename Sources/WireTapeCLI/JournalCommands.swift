@@ -108,9 +108,9 @@ public struct JournalImportCommand: AsyncParsableCommand {
             } catch let e as JournalCommandError {
                 throw JournalCommandError(message: "\(input == "-" ? "stdin" : input): line \(lineNo): \(e.message); \(count) records before it were imported")
             }
-            do {
-                try writer.append(record)
-            } catch let e as JournalError where e.code == .invalidArgument {
+            let appended = Result { () throws(JournalError) in try writer.append(record) }
+            if case .failure(let e) = appended {
+                guard e.code == .invalidArgument else { throw e }
                 throw JournalCommandError(message: "\(input == "-" ? "stdin" : input): line \(lineNo): \(e.message); \(count) records before it were imported")
             }
             count += 1

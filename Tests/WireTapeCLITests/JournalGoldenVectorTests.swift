@@ -35,7 +35,13 @@ let goldenVectors: [GoldenVector] = [
             let body: RecordBody
             if i % 10 == 9 {
                 // Incompressible: these blocks are stored (codec 0).
-                body = .frame(direction: .inbound, opcode: .binary, payload: (0..<300).map { j in UInt8(truncatingIfNeeded: (x >> UInt64(j % 56)) &* UInt64(j + 1) &+ UInt64(j * j)) })
+                var bytes: [UInt8] = []
+                var y = x
+                for _ in 0..<300 {
+                    y = y &* 6364136223846793005 &+ 1442695040888963407
+                    bytes.append(UInt8(truncatingIfNeeded: y >> 56))
+                }
+                body = .frame(direction: .inbound, opcode: .binary, payload: bytes)
             } else {
                 body = .frame(direction: i % 7 == 3 ? .outbound : .inbound, opcode: .text, payload: Array("{\"stream\":\"btcusdt@trade\",\"data\":{\"e\":\"trade\",\"t\":\(1000 + i),\"p\":\"9\(x % 1000).\(x % 97)\",\"q\":\"0.0\(x % 89)\"}}".utf8))
             }

@@ -14,7 +14,8 @@ struct TempDir {
         path = String(cString: p!)
     }
     func sub(_ name: String) -> String { path + "/" + name }
-    func cleanup() { _ = system("rm -rf '\(path)'") }
+    /// Removes the directory without forking (see DiskFullTests for why forking is avoided).
+    func cleanup() { removeTree(path) }
 }
 
 func ts(_ i: Int) -> ReceiveTimestamp {
@@ -83,4 +84,18 @@ func writeSample(_ dir: String, count: Int, options: JournalWriterOptions = .ini
     }
     if close { try w.close() }
     return out
+}
+
+func removeTree(_ path: String) {
+    if let d = opendir(path) {
+        while let e = readdir(d) {
+            let name = withUnsafePointer(to: e.pointee.d_name) { $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) } }
+            if name == "." || name == ".." { continue }
+            let p = path + "/" + name
+            var st = stat()
+            if lstat(p, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR { removeTree(p) } else { unlink(p) }
+        }
+        closedir(d)
+    }
+    rmdir(path)
 }

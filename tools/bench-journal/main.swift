@@ -27,8 +27,21 @@ func vmHWM() -> Int {
 }
 
 func die(_ s: String) -> Never {
-    fputs("bench-journal: \(s)\n", stderr)
+    var m = "bench-journal: \(s)\n"
+    m.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
     exit(1)
+}
+
+/// `v` with `d` decimals (no Foundation here).
+func fmt(_ v: Double, _ d: Int) -> String {
+    guard v.isFinite else { return "\(v)" }
+    var p = 1.0
+    for _ in 0..<d { p *= 10 }
+    let r = (abs(v) * p).rounded()
+    let whole = Int(r / p)
+    var frac = String(Int(r) - whole * Int(p))
+    while frac.count < d { frac = "0" + frac }
+    return (v < 0 ? "-" : "") + String(whole) + (d > 0 ? "." + frac : "")
 }
 
 /// Streams a frames file (u32 len | u64 time | payload) with a 4 MiB buffer.
@@ -143,7 +156,7 @@ func manyBlocksMode(_ frames: String, _ dir: String, _ blocks: Int) {
                 wall += 40_000
                 // 256..300 bytes with blockSize 256: exactly one frame per block.
                 let q = UnsafeRawBufferPointer(rebasing: p[0..<min(p.count, 300)])
-                try? w.appendFrame(direction: .inbound, opcode: .text, payload: q, epoch: UInt64(written / 10000), at: ReceiveTimestamp(wallNanos: wall, monotonicNanos: UInt64(wall)))
+                _ = try? w.appendFrame(direction: .inbound, opcode: .text, payload: q, epoch: UInt64(written / 10000), at: ReceiveTimestamp(wallNanos: wall, monotonicNanos: UInt64(wall)))
                 written += 1
             }
         }
@@ -190,7 +203,7 @@ func child(_ args: [String]) -> [Double] {
 }
 
 func verdict(_ ok: Bool) -> String { ok ? "goal met" : "GOAL MISSED" }
-func mb(_ b: Double) -> String { String(format: "%.1f", b / 1e6) }
+func mb(_ b: Double) -> String { fmt(b / 1e6, 1) }
 
 func all(_ frames: String, _ scratch: String) {
     _ = system("rm -rf '\(scratch)'; mkdir -p '\(scratch)'")
@@ -222,12 +235,12 @@ func all(_ frames: String, _ scratch: String) {
     let ourR = rBytes / rTime, lz4R = payloadBytes / tLZ4d
     print("")
     print("append (default options)  \(mb(ourW)) MB/s, \(Int(frameCount / wTime)) frames/s")
-    print("  lz4 -1 -B6 compress     \(mb(lz4W)) MB/s   ratio ours/lz4 = \(String(format: "%.2f", ourW / lz4W))  (goal >= 0.80: \(verdict(ourW / lz4W >= 0.8)))")
-    print("  plain write(2) (dd)     \(mb(plainW)) MB/s   ratio ours/write = \(String(format: "%.2f", ourW / plainW))  (context)")
-    print("compression ratio         \(String(format: "%.3f", ourRatio)) (payload \(Int(payloadBytes)) / journal segments \(Int(journalBytes)) bytes)")
-    print("  lz4 -1 -B6              \(String(format: "%.3f", lz4Ratio))   ratio ours/lz4 = \(String(format: "%.3f", ourRatio / lz4Ratio))  (goal >= 0.95: \(verdict(ourRatio / lz4Ratio >= 0.95)))")
+    print("  lz4 -1 -B6 compress     \(mb(lz4W)) MB/s   ratio ours/lz4 = \(fmt(ourW / lz4W, 2))  (goal >= 0.80: \(verdict(ourW / lz4W >= 0.8)))")
+    print("  plain write(2) (dd)     \(mb(plainW)) MB/s   ratio ours/write = \(fmt(ourW / plainW, 2))  (context)")
+    print("compression ratio         \(fmt(ourRatio, 3)) (payload \(Int(payloadBytes)) / journal segments \(Int(journalBytes)) bytes)")
+    print("  lz4 -1 -B6              \(fmt(lz4Ratio, 3))   ratio ours/lz4 = \(fmt(ourRatio / lz4Ratio, 3))  (goal >= 0.95: \(verdict(ourRatio / lz4Ratio >= 0.95)))")
     print("sequential read (decode)  \(mb(ourR)) MB/s, \(Int(rCount / rTime)) records/s")
-    print("  lz4 -d                  \(mb(lz4R)) MB/s   ratio ours/lz4 = \(String(format: "%.2f", ourR / lz4R))  (goal >= 0.70: \(verdict(ourR / lz4R >= 0.7)))")
+    print("  lz4 -d                  \(mb(lz4R)) MB/s   ratio ours/lz4 = \(fmt(ourR / lz4R, 2))  (goal >= 0.70: \(verdict(ourR / lz4R >= 0.7)))")
     print("peak RSS (VmHWM)          writer \(mb(wRSS)) MB, reader \(mb(rRSS)) MB  (goal < 67.1 MB = 64 MiB: \(verdict(wRSS < 64 * 1048576 && rRSS < 64 * 1048576)))")
     // Seek latency on >= 1 M blocks.
     let blocks = Int(ProcessInfoLite.env("BENCH_SEEK_BLOCKS") ?? "") ?? 1_000_000
@@ -235,7 +248,7 @@ func all(_ frames: String, _ scratch: String) {
     _ = child(["manyblocks", frames, scratch + "/m", String(blocks)])
     let buildTime = now() - tb
     let s = child(["seek", scratch + "/m", "2000"])
-    print("time seek, \(Int(s[0])) blocks   p50 \(String(format: "%.1f", s[1] * 1e6)) µs, p99 \(String(format: "%.1f", s[2] * 1e6)) µs warm, 2000 seeks (goal p99 < 1000 µs: \(verdict(s[2] < 0.001))); reader RSS \(mb(s[3])) MB; built in \(String(format: "%.1f", buildTime)) s")
+    print("time seek, \(Int(s[0])) blocks   p50 \(fmt(s[1] * 1e6, 1)) µs, p99 \(fmt(s[2] * 1e6, 1)) µs warm, 2000 seeks (goal p99 < 1000 µs: \(verdict(s[2] < 0.001))); reader RSS \(mb(s[3])) MB; built in \(fmt(buildTime, 1)) s")
     _ = system("rm -rf '\(scratch)'")
 }
 
@@ -245,12 +258,11 @@ enum ProcessInfoLite {
 
 let a = CommandLine.arguments
 switch a.count > 1 ? a[1] : "" {
-case "write": writeMode(a[2], a[3], a.count > 4 ? Int(a[4]) : nil)
+case "write": writeMode(a[2], a[3], blockSize: a.count > 4 ? Int(a[4]) : nil)
 case "read": readMode(a[2])
 case "manyblocks": manyBlocksMode(a[2], a[3], Int(a[4]) ?? 1_000_000)
 case "seek": seekMode(a[2], Int(a[3]) ?? 2000)
 case "all": all(a[2], a[3])
 default:
-    fputs("usage: bench-journal all CORPUS.frames SCRATCH_DIR\n", stderr)
-    exit(2)
+    die("usage: bench-journal all CORPUS.frames SCRATCH_DIR")
 }
