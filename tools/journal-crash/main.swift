@@ -85,7 +85,7 @@ enum FileHandleErr {
 func run(iterations: Int, seed: UInt64, dir: String, maxDelayMs: UInt64) {
     var rng = SplitMix(seed)
     var maxReported: UInt64 = 0
-    var truncations = 0, rebuilt = 0, killsDuringWrite = 0
+    var truncations = 0, rebuilt = 0, killsDuringWrite = 0, reindexedBlocks = 0
     let exe = String(cString: realpath("/proc/self/exe", nil))
     for it in 1...iterations {
         var fds: [Int32] = [0, 0]
@@ -132,6 +132,7 @@ func run(iterations: Int, seed: UInt64, dir: String, maxDelayMs: UInt64) {
         do {
             let report = try JournalMaintenance.repair(directory: dir)
             truncations += report.truncations.count
+            reindexedBlocks += report.blocksIndexed
             if report.rebuiltIndex { rebuilt += 1 }
             if !report.damage.isEmpty { fail("iteration \(it): damage in the middle after a crash: \(report)") }
             let v = try JournalMaintenance.verify(directory: dir)
@@ -146,13 +147,13 @@ func run(iterations: Int, seed: UInt64, dir: String, maxDelayMs: UInt64) {
             if n < maxReported { fail("iteration \(it): the journal holds \(n) records but \(maxReported) were reported durable") }
             if c.problemCount > 0 { fail("iteration \(it): reader problems: \(c.problems)") }
             if it % 10 == 0 || it == iterations {
-                say("iteration \(it)/\(iterations): \(n) records, \(maxReported) reported durable, \(truncations) torn tails truncated, \(rebuilt) index rebuilds, OK")
+                say("iteration \(it)/\(iterations): \(n) records, \(maxReported) reported durable, \(truncations) torn tails truncated, \(reindexedBlocks) blocks re-indexed, \(rebuilt) index rebuilds, OK")
             }
         } catch {
             fail("iteration \(it): \(error)")
         }
     }
-    say("journal-crash: \(iterations) SIGKILLs (\(killsDuringWrite) after the writer had written blocks), \(truncations) torn tails truncated, \(rebuilt) index rebuilds, \(maxReported) records reported durable, all present and intact: PASS")
+    say("journal-crash: \(iterations) SIGKILLs (\(killsDuringWrite) after the writer had written blocks), \(truncations) torn tails/empty segments removed, \(reindexedBlocks) blocks the index lacked re-indexed, \(rebuilt) index rebuilds, \(maxReported) records reported durable, all present and intact: PASS")
 }
 
 let argv = CommandLine.arguments

@@ -11,4 +11,4 @@ case "${1:-}" in
   --long) ARGS="--iterations 1000"; shift ;;
 esac
 flock /tmp/wiretape-swift.lock swift build --product journal-crash >/dev/null
-exec "$(swift build --show-bin-path)/journal-crash" run $ARGS "$@"
+exec .build/debug/journal-crash run $ARGS "$@"

@@ -39,9 +39,14 @@ func fuzzOne(_ data: UnsafeRawBufferPointer) {
 
 func roundTripRecords(_ raw: UnsafeRawBufferPointer) {
     guard let recs = try? JournalBlockCodec.decodeRecords(raw, firstSeq: 1000), !recs.isEmpty else { return }
+    // Records of unknown kinds are skipped, so the re-encoded bytes start at the first known one.
     let bytes = JournalBlockCodec.encodeRecords(recs)
-    let back = bytes.withUnsafeBytes { try? JournalBlockCodec.decodeRecords($0, firstSeq: 1000) }
-    precondition(back == recs, "record round trip differs")
+    let back = bytes.withUnsafeBytes { try? JournalBlockCodec.decodeRecords($0, firstSeq: recs[0].seq) }
+    if back != recs {
+        var hex = ""
+        for b in raw { hex += String(b, radix: 16) + " " }
+        fatalError("record round trip differs for raw bytes: \(hex)\n decoded: \(recs)\n again: \(String(describing: back))")
+    }
 }
 
 /// Seed inputs: valid blocks, records and LZ4 payloads of every record kind.

@@ -20,4 +20,4 @@ case "${1:-}" in
   --short) shift ;;
 esac
 flock /tmp/wiretape-swift.lock swift build --product journal-fuzz >/dev/null
-exec "$(swift build --show-bin-path)/journal-fuzz" --iterations 200000 "$@" tools/journal-fuzz/corpus/*
+exec .build/debug/journal-fuzz --iterations 200000 "$@" tools/journal-fuzz/corpus/*
