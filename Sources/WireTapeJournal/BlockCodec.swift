@@ -9,19 +9,13 @@ public enum JournalBlockCodec {
     ///   numbers do not increase.
     public static func encodeBlock(_ records: [JournalRecord], acceleration: Int32 = 1) throws(JournalError) -> [UInt8] {
         guard let first = records.first else { throw JournalError(.invalidArgument, "a block needs at least one record") }
-        let raw = ByteBuffer(capacity: 4096)
-        let scratch = ByteBuffer(capacity: 256)
-        var state = DeltaState(firstSeq: first.seq)
         var prev: UInt64?
         for r in records {
             if let p = prev, r.seq <= p { throw JournalError(.invalidArgument, "sequence number \(r.seq) does not increase (after \(p))") }
             prev = r.seq
-            let flags = RecordCodec.encodeBody(r.body, into: scratch)
-            RecordCodec.writeHead(
-                kind: r.kind.rawValue, flags: flags, seq: r.seq, epoch: r.epoch, wall: r.wallNanos, mono: r.monoNanos,
-                bodyCount: scratch.count, into: raw, state: &state)
-            raw.append(scratch.bytes)
         }
+        let raw = ByteBuffer(capacity: 4096)
+        raw.append(encodeRecords(records))
         let out = ByteBuffer(capacity: raw.count + 200)
         out.count = 80
         let (codec, stored) = BlockCompressor.compress(raw.bytes, into: out, acceleration: acceleration)
@@ -69,14 +63,17 @@ public enum JournalBlockCodec {
     /// without a header (SPEC.md §5). Records of unknown kinds are skipped.
     /// - Throws: ``JournalError`` (`corruptRecord`) naming the record, field and byte.
     public static func decodeRecords(_ raw: UnsafeRawBufferPointer, firstSeq: UInt64) throws(JournalError) -> [JournalRecord] {
-        var r = ByteReader(raw)
         var state = DeltaState(firstSeq: firstSeq)
         var out: [JournalRecord] = []
-        do {
-            while let head = try RecordCodec.decodeHead(&r, state: &state) {
+        do throws(DecodeFailure) {
+            var (r, payload, payloadEnd) = try RecordCodec.openBlock(raw)
+            while let head = try RecordCodec.decodeHead(&r, state: &state, payload: &payload, payloadEnd: payloadEnd) {
                 if let body = try RecordCodec.decodeBody(head, in: raw) {
                     out.append(JournalRecord(seq: head.seq, epoch: head.epoch, wallNanos: head.wall, monoNanos: head.mono, body: body))
                 }
+            }
+            if payload != payloadEnd {
+                throw DecodeFailure(field: "payload area", position: payload, why: "\(payloadEnd - payload) bytes belong to no record")
             }
         } catch {
             throw JournalError(.corruptRecord, "record \(out.count) at byte \(error.position): \(error.field): \(error.why)", offset: UInt64(error.position))
@@ -86,17 +83,12 @@ public enum JournalBlockCodec {
 
     /// The uncompressed record bytes for `records` (the inverse of ``decodeRecords(_:firstSeq:)``).
     public static func encodeRecords(_ records: [JournalRecord]) -> [UInt8] {
-        guard let first = records.first else { return [] }
-        let raw = ByteBuffer(capacity: 1024)
-        let scratch = ByteBuffer(capacity: 256)
-        var state = DeltaState(firstSeq: first.seq)
-        for r in records {
-            let flags = RecordCodec.encodeBody(r.body, into: scratch)
-            RecordCodec.writeHead(
-                kind: r.kind.rawValue, flags: flags, seq: r.seq, epoch: r.epoch, wall: r.wallNanos, mono: r.monoNanos,
-                bodyCount: scratch.count, into: raw, state: &state)
-            raw.append(scratch.bytes)
-        }
+        guard let first = records.first else { return [0, 0, 0, 0] }
+        let b = BlockBuilder(capacity: 4096)
+        b.reset(firstSeq: first.seq)
+        for r in records { b.add(r.body, seq: r.seq, epoch: r.epoch, wall: r.wallNanos, mono: r.monoNanos) }
+        let raw = ByteBuffer(capacity: b.rawCount)
+        b.assemble(into: raw)
         return raw.toArray()
     }
 }

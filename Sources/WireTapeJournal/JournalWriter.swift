@@ -80,7 +80,7 @@ public final class JournalWriter {
     private let raw: ByteBuffer
     private let out: ByteBuffer
     private let scratch = ByteBuffer(capacity: 1024)
-    private var delta = DeltaState(firstSeq: 0)
+    private let builder: BlockBuilder
     private var pendingCount: UInt32 = 0
     private var blockFirstSeq: UInt64 = 0
     private var blockLastSeq: UInt64 = 0
@@ -157,6 +157,7 @@ public final class JournalWriter {
         let (report, scans) = try JournalMaintenance.recover(directory: directory, index: index)
         recovery = report
         raw = ByteBuffer(capacity: options.blockSize + 4096)
+        builder = BlockBuilder(capacity: options.blockSize)
         out = ByteBuffer(capacity: options.blockSize + options.blockSize / 255 + 4096)
         if let l = report.lastSeq {
             nextSeq = l + 1
@@ -213,8 +214,7 @@ public final class JournalWriter {
         if pendingCount == 0 {
             blockFirstSeq = seq
             blockFirstMono = mono
-            delta = DeltaState(firstSeq: seq)
-            raw.clear()
+            builder.reset(firstSeq: seq)
         }
     }
 
@@ -229,7 +229,7 @@ public final class JournalWriter {
         if epoch < minEpoch { minEpoch = epoch }
         if epoch > maxEpoch { maxEpoch = epoch }
         kinds[kind] += 1
-        if raw.count >= options.blockSize { try flush() }
+        if builder.rawCount >= options.blockSize { try flush() }
     }
 
     /// Appends a data frame without copying the payload into an intermediate array.
@@ -252,9 +252,9 @@ public final class JournalWriter {
         try checkOpen()
         let s = try resolveSeq(seq)
         try beginRecord(seq: s, mono: at.monotonicNanos, size: payload.count)
-        RecordCodec.encodeFrame(
+        builder.addFrame(
             direction: direction, binary: opcode == .binary, payload: payload, seq: s, epoch: epoch,
-            wall: at.wallNanos, mono: at.monotonicNanos, into: raw, state: &delta)
+            wall: at.wallNanos, mono: at.monotonicNanos)
         payloadBytes += UInt64(payload.count)
         try endRecord(kind: direction == .inbound ? .inboundFrame : .outboundFrame, seq: s, epoch: epoch, wall: at.wallNanos)
         return s
@@ -295,8 +295,9 @@ public final class JournalWriter {
         try beginRecord(seq: s, mono: at.monotonicNanos, size: scratch.count)
         RecordCodec.writeHead(
             kind: b.kind.rawValue, flags: flags, seq: s, epoch: epoch, wall: at.wallNanos, mono: at.monotonicNanos,
-            bodyCount: scratch.count, into: raw, state: &delta)
-        raw.append(scratch.bytes)
+            bodyCount: scratch.count, into: builder.heads, state: &builder.state)
+        builder.heads.append(scratch.bytes)
+        builder.count += 1
         switch b {
         case .lifecycle(let e):
             pendingLifecycle.append(LifecycleRow(seq: s, epoch: epoch, wall: at.wallNanos, mono: at.monotonicNanos, edge: e))
@@ -334,7 +335,7 @@ public final class JournalWriter {
         // A failed background sync is reported at the next block write.
         if let e = syncer?.takeFailure() { throw e }
         guard pendingCount > 0 else { return }
-        let estimate = UInt64(80 + raw.count)
+        let estimate = UInt64(80 + builder.rawCount)
         if segment != nil, segmentBlocks > 0 {
             let tooBig = segmentSize + estimate + UInt64(JournalFormat.sealSize) > options.maxSegmentBytes
             let tooOld = segmentFirstMono.map { Int64(bitPattern: blockFirstMono &- $0) >= Int64(options.maxSegmentAgeNanos) } ?? false
@@ -345,6 +346,7 @@ public final class JournalWriter {
         out.clear()
         out.reserve(80)
         out.count = 80
+        builder.assemble(into: raw)
         let (codec, storedCount) = BlockCompressor.compress(raw.bytes, into: out, acceleration: options.lz4Acceleration)
         let crc = CRC32C.checksum(UnsafeRawBufferPointer(start: out.base + 80, count: storedCount))
         let header = BlockHeader(
@@ -380,6 +382,8 @@ public final class JournalWriter {
         pendingCount = 0
         raw.clear()
         raw.shrink(to: options.blockSize + 4096)
+        builder.reset(firstSeq: 0)
+        builder.shrink(to: options.blockSize)
         out.shrink(to: options.blockSize + options.blockSize / 255 + 4096)
         minWall = .max; maxWall = .min; minEpoch = .max; maxEpoch = .min
         kinds = KindCounts()

@@ -40,14 +40,15 @@ enum RecordCodec {
     @inline(__always)
     static func writeHead(
         kind: UInt8, flags: UInt8, seq: UInt64, epoch: UInt64, wall: Int64, mono: UInt64,
-        bodyCount: Int, into buf: ByteBuffer, state: inout DeltaState
+        bodyCount: Int, payloadCount: Int? = nil, into buf: ByteBuffer, state: inout DeltaState
     ) {
         let dSeq = seq &- state.seq
         let dEpoch = zigzag(Int64(bitPattern: epoch &- state.epoch))
         let dWallRaw = wall &- state.wall
         let dWall = zigzag(dWallRaw)
         let dMono = zigzag(Int64(bitPattern: mono &- state.mono) &- dWallRaw)
-        let len = 2 + varintSize(dSeq) + varintSize(dEpoch) + varintSize(dWall) + varintSize(dMono) + bodyCount
+        let pl = payloadCount.map { varintSize(UInt64($0)) } ?? 0
+        let len = 2 + varintSize(dSeq) + varintSize(dEpoch) + varintSize(dWall) + varintSize(dMono) + pl + bodyCount
         buf.reserve(len + 10)
         buf.appendVarint(UInt64(len))
         buf.appendByte(kind)
@@ -56,6 +57,7 @@ enum RecordCodec {
         buf.appendVarint(dEpoch)
         buf.appendVarint(dWall)
         buf.appendVarint(dMono)
+        if let p = payloadCount { buf.appendVarint(UInt64(p)) }
         state.seq = seq
         state.epoch = epoch
         state.wall = wall
@@ -63,17 +65,21 @@ enum RecordCodec {
         state.isFirst = false
     }
 
-    /// Appends a frame record (the hot path: no allocation once `buf` has grown).
-    @inline(__always)
-    static func encodeFrame(
-        direction: FrameDirection, binary: Bool, payload: UnsafeRawBufferPointer, seq: UInt64,
-        epoch: UInt64, wall: Int64, mono: UInt64, into buf: ByteBuffer, state: inout DeltaState
-    ) {
-        writeHead(
-            kind: direction == .inbound ? RecordKind.inboundFrame.rawValue : RecordKind.outboundFrame.rawValue,
-            flags: binary ? frameBinary : 0, seq: seq, epoch: epoch, wall: wall, mono: mono,
-            bodyCount: payload.count, into: buf, state: &state)
-        buf.append(payload)
+    /// Whether records of this kind keep their body in the payload area (SPEC.md §5.2).
+    @inline(__always) static func isOutOfLine(_ kind: UInt8) -> Bool {
+        kind == RecordKind.inboundFrame.rawValue || kind == RecordKind.outboundFrame.rawValue
+    }
+
+    /// Finds the two areas of a block's uncompressed bytes: `u32 heads length | heads |
+    /// payloads`. Returns a reader over the heads and the payload area's bounds.
+    static func openBlock(_ raw: UnsafeRawBufferPointer) throws(DecodeFailure) -> (ByteReader, payloadStart: Int, payloadEnd: Int) {
+        var r = ByteReader(raw)
+        let headsLength = try r.u32("heads length")
+        guard Int(headsLength) <= r.remaining else {
+            throw DecodeFailure(field: "heads length", position: 0, why: "\(headsLength) exceeds the \(r.remaining) bytes of the block")
+        }
+        let end = 4 + Int(headsLength)
+        return (ByteReader(UnsafeRawBufferPointer(start: raw.baseAddress, count: end), from: 4), end, raw.count)
     }
 
     /// Encodes the body of a non-frame record into `scratch` and returns its flags.
@@ -119,7 +125,7 @@ enum RecordCodec {
 
     /// Decodes the common part of the next record at `r.position`, advancing past the whole
     /// record. Returns nil at the end of the block's bytes.
-    static func decodeHead(_ r: inout ByteReader, state: inout DeltaState) throws(DecodeFailure) -> RecordHead? {
+    static func decodeHead(_ r: inout ByteReader, state: inout DeltaState, payload: inout Int, payloadEnd: Int) throws(DecodeFailure) -> RecordHead? {
         if r.remaining == 0 { return nil }
         let start = r.position
         let len = try r.varint("record length")
@@ -143,6 +149,16 @@ enum RecordCodec {
                 throw DecodeFailure(field: "seq delta", position: start, why: "sequence numbers must increase (delta \(dSeq))")
             }
         }
+        var bodyStart = sub.position, bodyEnd = end
+        if isOutOfLine(kind) {
+            let n = try sub.varint("payload length")
+            guard n <= UInt64(payloadEnd - payload) else {
+                throw DecodeFailure(field: "payload length", position: start, why: "\(n) bytes exceed the \(payloadEnd - payload) left in the payload area")
+            }
+            bodyStart = payload
+            bodyEnd = payload + Int(n)
+            payload = bodyEnd
+        }
         state.seq &+= dSeq
         state.epoch = state.epoch &+ UInt64(bitPattern: dEpoch)
         state.wall = state.wall &+ dWall
@@ -151,7 +167,7 @@ enum RecordCodec {
         r.position = end
         return RecordHead(
             kindByte: kind, flags: flags, seq: state.seq, epoch: state.epoch, wall: state.wall,
-            mono: state.mono, bodyStart: sub.position, bodyEnd: end)
+            mono: state.mono, bodyStart: bodyStart, bodyEnd: bodyEnd)
     }
 
     /// Decodes a record body; nil for a kind this version does not know (skipped by readers).
@@ -211,5 +227,70 @@ enum RecordCodec {
         case .annotation:
             return .annotation(try r.string("annotation text"))
         }
+    }
+}
+
+/// Builds the uncompressed bytes of one block: record heads (with non-frame bodies inline)
+/// in one area and frame payloads in another, so that payloads sit back to back for LZ4 and
+/// the small, repetitive heads compress together (SPEC.md §5).
+final class BlockBuilder {
+    let heads: ByteBuffer
+    let payloads: ByteBuffer
+    let scratch = ByteBuffer(capacity: 1024)
+    var state = DeltaState(firstSeq: 0)
+    var count = 0
+
+    init(capacity: Int) {
+        heads = ByteBuffer(capacity: capacity / 8 + 1024)
+        payloads = ByteBuffer(capacity: capacity + 1024)
+    }
+
+    /// Uncompressed size of the block so far.
+    var rawCount: Int { 4 + heads.count + payloads.count }
+
+    func reset(firstSeq: UInt64) {
+        heads.clear()
+        payloads.clear()
+        state = DeltaState(firstSeq: firstSeq)
+        count = 0
+    }
+
+    /// Appends a frame (the hot path: no allocation once the buffers have grown).
+    @inline(__always)
+    func addFrame(direction: FrameDirection, binary: Bool, payload: UnsafeRawBufferPointer, seq: UInt64, epoch: UInt64, wall: Int64, mono: UInt64) {
+        RecordCodec.writeHead(
+            kind: direction == .inbound ? RecordKind.inboundFrame.rawValue : RecordKind.outboundFrame.rawValue,
+            flags: binary ? RecordCodec.frameBinary : 0, seq: seq, epoch: epoch, wall: wall, mono: mono,
+            bodyCount: 0, payloadCount: payload.count, into: heads, state: &state)
+        payloads.append(payload)
+        count += 1
+    }
+
+    /// Appends any record.
+    func add(_ body: RecordBody, seq: UInt64, epoch: UInt64, wall: Int64, mono: UInt64) {
+        if case .frame(let d, let op, let payload) = body {
+            payload.withUnsafeBytes { addFrame(direction: d, binary: op == .binary, payload: $0, seq: seq, epoch: epoch, wall: wall, mono: mono) }
+            return
+        }
+        let flags = RecordCodec.encodeBody(body, into: scratch)
+        RecordCodec.writeHead(
+            kind: body.kind.rawValue, flags: flags, seq: seq, epoch: epoch, wall: wall, mono: mono,
+            bodyCount: scratch.count, into: heads, state: &state)
+        heads.append(scratch.bytes)
+        count += 1
+    }
+
+    /// Writes `u32 heads length | heads | payloads` into `raw`.
+    func assemble(into raw: ByteBuffer) {
+        raw.clear()
+        raw.reserve(rawCount)
+        raw.appendU32(UInt32(heads.count))
+        raw.append(heads.bytes)
+        raw.append(payloads.bytes)
+    }
+
+    func shrink(to target: Int) {
+        heads.shrink(to: target / 8 + 1024)
+        payloads.shrink(to: target + 1024)
     }
 }

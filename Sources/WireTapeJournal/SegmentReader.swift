@@ -199,11 +199,11 @@ struct BlockContents {
         kinds = KindCounts()
         payloadBytes = 0
         unknown = 0
-        var r = ByteReader(raw)
         var state = DeltaState(firstSeq: h.firstSeq)
         var minWall = Int64.max, maxWall = Int64.min, minEpoch = UInt64.max, maxEpoch = UInt64.min
-        do {
-            while let head = try RecordCodec.decodeHead(&r, state: &state) {
+        do throws(DecodeFailure) {
+            var (r, payload, payloadEnd) = try RecordCodec.openBlock(raw)
+            while let head = try RecordCodec.decodeHead(&r, state: &state, payload: &payload, payloadEnd: payloadEnd) {
                 if heads.count == Int(h.recordCount) {
                     return "the block holds more than the \(h.recordCount) records its header declares"
                 }
@@ -220,6 +220,9 @@ struct BlockContents {
                 minWall = min(minWall, head.wall); maxWall = max(maxWall, head.wall)
                 minEpoch = min(minEpoch, head.epoch); maxEpoch = max(maxEpoch, head.epoch)
                 heads.append(head)
+            }
+            if payload != payloadEnd {
+                return "\(payloadEnd - payload) payload bytes at the end of the block belong to no record"
             }
         } catch {
             return "record \(heads.count) at byte \(error.position) of the uncompressed block: \(error.field): \(error.why)"

@@ -35,30 +35,22 @@ import WireTapeCore
 
     @Test func everyKindRoundTripsThroughABlock() throws {
         let bodies = sampleRecords(60)
-        let buf = ByteBuffer(capacity: 1024)
-        let scratch = ByteBuffer(capacity: 64)
-        var state = DeltaState(firstSeq: 10)
-        var seqs: [UInt64] = []
+        var records: [JournalRecord] = []
         var seq: UInt64 = 10
         for (i, b) in bodies.enumerated() {
-            let flags = RecordCodec.encodeBody(b, into: scratch)
-            RecordCodec.writeHead(kind: b.kind.rawValue, flags: flags, seq: seq, epoch: UInt64(i % 3 == 0 ? 5 : 2), wall: -5 + Int64(i) * 999, mono: UInt64(i) * 7, bodyCount: scratch.count, into: buf, state: &state)
-            buf.append(scratch.bytes)
-            seqs.append(seq)
+            records.append(JournalRecord(seq: seq, epoch: UInt64(i % 3 == 0 ? 5 : 2), wallNanos: -5 + Int64(i) * 999, monoNanos: UInt64(i) * 7, body: b))
             seq += UInt64(i % 4 + 1)
         }
-        var r = ByteReader(buf.bytes)
-        var st = DeltaState(firstSeq: 10)
-        var i = 0
-        while let h = try RecordCodec.decodeHead(&r, state: &st) {
-            #expect(h.seq == seqs[i])
-            #expect(h.wall == -5 + Int64(i) * 999)
-            #expect(h.mono == UInt64(i) * 7)
-            #expect(h.epoch == UInt64(i % 3 == 0 ? 5 : 2))
-            #expect(try RecordCodec.decodeBody(h, in: buf.bytes) == bodies[i])
-            i += 1
-        }
-        #expect(i == bodies.count)
+        let raw = JournalBlockCodec.encodeRecords(records)
+        let back = try raw.withUnsafeBytes { try JournalBlockCodec.decodeRecords($0, firstSeq: 10) }
+        #expect(back == records)
+        let block = try JournalBlockCodec.encodeBlock(records)
+        #expect(try block.withUnsafeBytes { try JournalBlockCodec.decodeBlock($0) } == records)
+        // Frame payloads sit back to back after the heads.
+        let payloads = records.compactMap { r -> [UInt8]? in if case .frame(_, _, let p) = r.body { return p } else { return nil } }.flatMap { $0 }
+        #expect(Array(raw.suffix(payloads.count)) == payloads)
+        // A byte that belongs to no record is an error, not ignored.
+        #expect(throws: JournalError.self) { try (raw + [1]).withUnsafeBytes { try JournalBlockCodec.decodeRecords($0, firstSeq: 10) } }
     }
 
     @Test func blockHeaderRoundTripAndDamage() throws {
