@@ -66,15 +66,13 @@ public enum JournalBlockCodec {
         var state = DeltaState(firstSeq: firstSeq)
         var out: [JournalRecord] = []
         do throws(DecodeFailure) {
-            var (r, payload, payloadEnd) = try RecordCodec.openBlock(raw)
-            while let head = try RecordCodec.decodeHead(&r, state: &state, payload: &payload, payloadEnd: payloadEnd) {
+            var cols = try BlockColumns(raw)
+            while let head = try cols.next(state: &state) {
                 if let body = try RecordCodec.decodeBody(head, in: raw) {
                     out.append(JournalRecord(seq: head.seq, epoch: head.epoch, wallNanos: head.wall, monoNanos: head.mono, body: body))
                 }
             }
-            if payload != payloadEnd {
-                throw DecodeFailure(field: "payload area", position: payload, why: "\(payloadEnd - payload) bytes belong to no record")
-            }
+            try cols.checkExhausted()
         } catch {
             throw JournalError(.corruptRecord, "record \(out.count) at byte \(error.position): \(error.field): \(error.why)", offset: UInt64(error.position))
         }
@@ -83,7 +81,7 @@ public enum JournalBlockCodec {
 
     /// The uncompressed record bytes for `records` (the inverse of ``decodeRecords(_:firstSeq:)``).
     public static func encodeRecords(_ records: [JournalRecord]) -> [UInt8] {
-        guard let first = records.first else { return [0, 0, 0, 0] }
+        guard let first = records.first else { return [UInt8](repeating: 0, count: 4 * blockColumnCount) }
         let b = BlockBuilder(capacity: 4096)
         b.reset(firstSeq: first.seq)
         for r in records { b.add(r.body, seq: r.seq, epoch: r.epoch, wall: r.wallNanos, mono: r.monoNanos) }

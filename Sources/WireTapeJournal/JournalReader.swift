@@ -199,6 +199,37 @@ public final class JournalCursor {
         if options.onCorruption == .stop { throw p.error() }
     }
 
+    /// The next record the filter accepts as a borrowed view, without copying its payload:
+    /// the fast path for backtests. The view's ``RecordView/payload`` is valid only until the
+    /// next call on this cursor.
+    /// - Throws: as ``next()``.
+    public func nextView() throws(JournalError) -> RecordView? {
+        while true {
+            if inBlock {
+                let raw = reader!.raw.bytes
+                while headIndex < contents.heads.count {
+                    let h = contents.heads[headIndex]
+                    headIndex += 1
+                    guard options.filter.accepts(kindByte: h.kindByte, seq: h.seq, epoch: h.epoch, wall: h.wall),
+                        let kind = RecordKind(rawValue: h.kindByte)
+                    else { continue }
+                    let bytes = UnsafeRawBufferPointer(rebasing: raw[h.bodyStart..<h.bodyEnd])
+                    if kind == .inboundFrame || kind == .outboundFrame {
+                        return RecordView(
+                            seq: h.seq, epoch: h.epoch, wallNanos: h.wall, monoNanos: h.mono, kind: kind,
+                            opcode: h.flags & RecordCodec.frameBinary != 0 ? .binary : .text, payload: bytes, body: nil)
+                    }
+                    let body: RecordBody?? = try? RecordCodec.decodeBody(h, in: raw)
+                    guard case .some(.some(let b)) = body else { continue }
+                    return RecordView(seq: h.seq, epoch: h.epoch, wallNanos: h.wall, monoNanos: h.mono, kind: kind, opcode: nil, payload: UnsafeRawBufferPointer(start: nil, count: 0), body: b)
+                }
+                inBlock = false
+            }
+            if finished { return nil }
+            guard try loadNextBlock() else { return nil }
+        }
+    }
+
     /// The next record the filter accepts, or nil at the current end of the journal.
     ///
     /// After nil, a later call returns records appended since (following a live journal).
@@ -325,6 +356,29 @@ public final class JournalCursor {
             segmentIndex = names.firstIndex(where: { $0 > last }) ?? names.count
         }
         return segmentIndex < names.count
+    }
+}
+
+/// A record read without copying: see ``JournalCursor/nextView()``.
+public struct RecordView {
+    /// Sequence number, epoch, wall and monotonic time.
+    public let seq: UInt64, epoch: UInt64, wallNanos: Int64, monoNanos: UInt64
+    /// The record's kind.
+    public let kind: RecordKind
+    /// For frames: text or binary.
+    public let opcode: FrameOpcode?
+    /// For frames: the payload bytes, valid until the cursor moves. Empty for other kinds.
+    public let payload: UnsafeRawBufferPointer
+    /// For other kinds: the decoded body. Nil for frames.
+    public let body: RecordBody?
+
+    /// Copies the view into an owned record.
+    public var record: JournalRecord {
+        let b: RecordBody
+        if let body { b = body } else {
+            b = .frame(direction: kind == .inboundFrame ? .inbound : .outbound, opcode: opcode ?? .binary, payload: Array(payload))
+        }
+        return JournalRecord(seq: seq, epoch: epoch, wallNanos: wallNanos, monoNanos: monoNanos, body: b)
     }
 }
 

@@ -293,11 +293,7 @@ public final class JournalWriter {
         }
         let flags = RecordCodec.encodeBody(b, into: scratch)
         try beginRecord(seq: s, mono: at.monotonicNanos, size: scratch.count)
-        RecordCodec.writeHead(
-            kind: b.kind.rawValue, flags: flags, seq: s, epoch: epoch, wall: at.wallNanos, mono: at.monotonicNanos,
-            bodyCount: scratch.count, into: builder.heads, state: &builder.state)
-        builder.heads.append(scratch.bytes)
-        builder.count += 1
+        builder.addEncoded(kind: b.kind.rawValue, flags: flags, body: scratch.bytes, seq: s, epoch: epoch, wall: at.wallNanos, mono: at.monotonicNanos)
         switch b {
         case .lifecycle(let e):
             pendingLifecycle.append(LifecycleRow(seq: s, epoch: epoch, wall: at.wallNanos, mono: at.monotonicNanos, edge: e))

@@ -35,53 +35,6 @@ enum RecordCodec {
     static let cnURL: UInt8 = 0x01, cnStatus: UInt8 = 0x02, cnError: UInt8 = 0x04, cnMessage: UInt8 = 0x08
     static let ssURL: UInt8 = 0x01, ssHeaders: UInt8 = 0x02, ssMessage: UInt8 = 0x04
 
-    /// Writes the length prefix and common fields of a record whose body is `bodyCount` bytes,
-    /// updating `state`. The caller appends exactly `bodyCount` body bytes next.
-    @inline(__always)
-    static func writeHead(
-        kind: UInt8, flags: UInt8, seq: UInt64, epoch: UInt64, wall: Int64, mono: UInt64,
-        bodyCount: Int, payloadCount: Int? = nil, into buf: ByteBuffer, state: inout DeltaState
-    ) {
-        let dSeq = seq &- state.seq
-        let dEpoch = zigzag(Int64(bitPattern: epoch &- state.epoch))
-        let dWallRaw = wall &- state.wall
-        let dWall = zigzag(dWallRaw)
-        let dMono = zigzag(Int64(bitPattern: mono &- state.mono) &- dWallRaw)
-        let pl = payloadCount.map { varintSize(UInt64($0)) } ?? 0
-        let len = 2 + varintSize(dSeq) + varintSize(dEpoch) + varintSize(dWall) + varintSize(dMono) + pl + bodyCount
-        buf.reserve(len + 10)
-        buf.appendVarint(UInt64(len))
-        buf.appendByte(kind)
-        buf.appendByte(flags)
-        buf.appendVarint(dSeq)
-        buf.appendVarint(dEpoch)
-        buf.appendVarint(dWall)
-        buf.appendVarint(dMono)
-        if let p = payloadCount { buf.appendVarint(UInt64(p)) }
-        state.seq = seq
-        state.epoch = epoch
-        state.wall = wall
-        state.mono = mono
-        state.isFirst = false
-    }
-
-    /// Whether records of this kind keep their body in the payload area (SPEC.md §5.2).
-    @inline(__always) static func isOutOfLine(_ kind: UInt8) -> Bool {
-        kind == RecordKind.inboundFrame.rawValue || kind == RecordKind.outboundFrame.rawValue
-    }
-
-    /// Finds the two areas of a block's uncompressed bytes: `u32 heads length | heads |
-    /// payloads`. Returns a reader over the heads and the payload area's bounds.
-    static func openBlock(_ raw: UnsafeRawBufferPointer) throws(DecodeFailure) -> (ByteReader, payloadStart: Int, payloadEnd: Int) {
-        var r = ByteReader(raw)
-        let headsLength = try r.u32("heads length")
-        guard Int(headsLength) <= r.remaining else {
-            throw DecodeFailure(field: "heads length", position: 0, why: "\(headsLength) exceeds the \(r.remaining) bytes of the block")
-        }
-        let end = 4 + Int(headsLength)
-        return (ByteReader(UnsafeRawBufferPointer(start: raw.baseAddress, count: end), from: 4), end, raw.count)
-    }
-
     /// Encodes the body of a non-frame record into `scratch` and returns its flags.
     static func encodeBody(_ body: RecordBody, into scratch: ByteBuffer) -> UInt8 {
         scratch.clear()
@@ -121,53 +74,6 @@ enum RecordCodec {
             scratch.appendString(text)
         }
         return flags
-    }
-
-    /// Decodes the common part of the next record at `r.position`, advancing past the whole
-    /// record. Returns nil at the end of the block's bytes.
-    static func decodeHead(_ r: inout ByteReader, state: inout DeltaState, payload: inout Int, payloadEnd: Int) throws(DecodeFailure) -> RecordHead? {
-        if r.remaining == 0 { return nil }
-        let start = r.position
-        let len = try r.varint("record length")
-        guard len >= 2, len <= UInt64(r.remaining) else {
-            throw DecodeFailure(field: "record length", position: start, why: "length \(len) does not fit the \(r.remaining) bytes left in the block")
-        }
-        let end = r.position + Int(len)
-        var sub = ByteReader(UnsafeRawBufferPointer(start: r.base, count: end), from: r.position)
-        let kind = try sub.u8("kind")
-        let flags = try sub.u8("flags")
-        let dSeq = try sub.varint("seq delta")
-        let dEpoch = unzigzag(try sub.varint("epoch delta"))
-        let dWall = unzigzag(try sub.varint("wall delta"))
-        let dMonoMinusWall = unzigzag(try sub.varint("mono delta"))
-        if state.isFirst {
-            guard dSeq == 0 else {
-                throw DecodeFailure(field: "seq delta", position: start, why: "first record of a block must have seq delta 0, found \(dSeq)")
-            }
-        } else {
-            guard dSeq >= 1, state.seq <= UInt64.max - dSeq else {
-                throw DecodeFailure(field: "seq delta", position: start, why: "sequence numbers must increase (delta \(dSeq))")
-            }
-        }
-        var bodyStart = sub.position, bodyEnd = end
-        if isOutOfLine(kind) {
-            let n = try sub.varint("payload length")
-            guard n <= UInt64(payloadEnd - payload) else {
-                throw DecodeFailure(field: "payload length", position: start, why: "\(n) bytes exceed the \(payloadEnd - payload) left in the payload area")
-            }
-            bodyStart = payload
-            bodyEnd = payload + Int(n)
-            payload = bodyEnd
-        }
-        state.seq &+= dSeq
-        state.epoch = state.epoch &+ UInt64(bitPattern: dEpoch)
-        state.wall = state.wall &+ dWall
-        state.mono = state.mono &+ UInt64(bitPattern: dMonoMinusWall &+ dWall)
-        state.isFirst = false
-        r.position = end
-        return RecordHead(
-            kindByte: kind, flags: flags, seq: state.seq, epoch: state.epoch, wall: state.wall,
-            mono: state.mono, bodyStart: bodyStart, bodyEnd: bodyEnd)
     }
 
     /// Decodes a record body; nil for a kind this version does not know (skipped by readers).
@@ -230,40 +136,71 @@ enum RecordCodec {
     }
 }
 
-/// Builds the uncompressed bytes of one block: record heads (with non-frame bodies inline)
-/// in one area and frame payloads in another, so that payloads sit back to back for LZ4 and
-/// the small, repetitive heads compress together (SPEC.md §5).
+/// The number of column areas before the payload area (SPEC.md §5).
+let blockColumnCount = 8
+
+/// Builds the uncompressed bytes of one block in the columnar layout of SPEC.md §5: one area
+/// per record field (kinds, flags, seq deltas, epoch deltas, wall deltas, mono deltas, body
+/// lengths, inline bodies), then the frame payloads back to back. Constant columns compress to
+/// almost nothing and the payloads form one stream for LZ4.
 final class BlockBuilder {
-    let heads: ByteBuffer
+    let columns: [ByteBuffer]
     let payloads: ByteBuffer
     let scratch = ByteBuffer(capacity: 1024)
     var state = DeltaState(firstSeq: 0)
     var count = 0
 
     init(capacity: Int) {
-        heads = ByteBuffer(capacity: capacity / 8 + 1024)
+        columns = (0..<blockColumnCount).map { _ in ByteBuffer(capacity: capacity / 16 + 256) }
         payloads = ByteBuffer(capacity: capacity + 1024)
     }
 
     /// Uncompressed size of the block so far.
-    var rawCount: Int { 4 + heads.count + payloads.count }
+    var rawCount: Int {
+        var n = 4 * blockColumnCount + payloads.count
+        for c in columns { n += c.count }
+        return n
+    }
 
     func reset(firstSeq: UInt64) {
-        heads.clear()
+        for c in columns { c.clear() }
         payloads.clear()
         state = DeltaState(firstSeq: firstSeq)
         count = 0
     }
 
+    @inline(__always)
+    private func addHead(kind: UInt8, flags: UInt8, seq: UInt64, epoch: UInt64, wall: Int64, mono: UInt64, bodyLength: Int) {
+        let dWallRaw = wall &- state.wall
+        columns[0].appendByte(kind)
+        columns[1].appendByte(flags)
+        columns[2].appendVarint(seq &- state.seq)
+        columns[3].appendVarint(zigzag(Int64(bitPattern: epoch &- state.epoch)))
+        columns[4].appendVarint(zigzag(dWallRaw))
+        columns[5].appendVarint(zigzag(Int64(bitPattern: mono &- state.mono) &- dWallRaw))
+        columns[6].appendVarint(UInt64(bodyLength))
+        state.seq = seq
+        state.epoch = epoch
+        state.wall = wall
+        state.mono = mono
+        state.isFirst = false
+        count += 1
+    }
+
     /// Appends a frame (the hot path: no allocation once the buffers have grown).
     @inline(__always)
     func addFrame(direction: FrameDirection, binary: Bool, payload: UnsafeRawBufferPointer, seq: UInt64, epoch: UInt64, wall: Int64, mono: UInt64) {
-        RecordCodec.writeHead(
+        addHead(
             kind: direction == .inbound ? RecordKind.inboundFrame.rawValue : RecordKind.outboundFrame.rawValue,
             flags: binary ? RecordCodec.frameBinary : 0, seq: seq, epoch: epoch, wall: wall, mono: mono,
-            bodyCount: 0, payloadCount: payload.count, into: heads, state: &state)
+            bodyLength: payload.count)
         payloads.append(payload)
-        count += 1
+    }
+
+    /// Appends a non-frame record whose body was encoded by ``RecordCodec/encodeBody(_:into:)``.
+    func addEncoded(kind: UInt8, flags: UInt8, body: UnsafeRawBufferPointer, seq: UInt64, epoch: UInt64, wall: Int64, mono: UInt64) {
+        addHead(kind: kind, flags: flags, seq: seq, epoch: epoch, wall: wall, mono: mono, bodyLength: body.count)
+        columns[7].append(body)
     }
 
     /// Appends any record.
@@ -273,24 +210,109 @@ final class BlockBuilder {
             return
         }
         let flags = RecordCodec.encodeBody(body, into: scratch)
-        RecordCodec.writeHead(
-            kind: body.kind.rawValue, flags: flags, seq: seq, epoch: epoch, wall: wall, mono: mono,
-            bodyCount: scratch.count, into: heads, state: &state)
-        heads.append(scratch.bytes)
-        count += 1
+        addEncoded(kind: body.kind.rawValue, flags: flags, body: scratch.bytes, seq: seq, epoch: epoch, wall: wall, mono: mono)
     }
 
-    /// Writes `u32 heads length | heads | payloads` into `raw`.
+    /// Writes the column lengths, the columns and the payloads into `raw`.
     func assemble(into raw: ByteBuffer) {
         raw.clear()
         raw.reserve(rawCount)
-        raw.appendU32(UInt32(heads.count))
-        raw.append(heads.bytes)
+        for c in columns { raw.appendU32(UInt32(c.count)) }
+        for c in columns { raw.append(c.bytes) }
         raw.append(payloads.bytes)
     }
 
     func shrink(to target: Int) {
-        heads.shrink(to: target / 8 + 1024)
+        for c in columns { c.shrink(to: target / 16 + 256) }
         payloads.shrink(to: target + 1024)
+    }
+}
+
+/// Reads the records of a block's uncompressed bytes (SPEC.md §5), one column cursor per field.
+struct BlockColumns {
+    var kinds: ByteReader, flags: ByteReader, seqs: ByteReader, epochs: ByteReader
+    var walls: ByteReader, monos: ByteReader, lengths: ByteReader
+    var inline: Int, inlineEnd: Int
+    var payload: Int, payloadEnd: Int
+    var index = 0
+
+    init(_ raw: UnsafeRawBufferPointer) throws(DecodeFailure) {
+        var r = ByteReader(raw)
+        var bounds: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
+        var start = 4 * blockColumnCount
+        guard raw.count >= start else {
+            throw DecodeFailure(field: "column lengths", position: 0, why: "the block has \(raw.count) bytes, fewer than the \(start) of the column lengths")
+        }
+        func col(_ i: Int, _ r: inout ByteReader, _ start: inout Int) throws(DecodeFailure) -> (Int, Int) {
+            let n = Int(try r.u32("column \(i) length"))
+            guard n <= raw.count - start else {
+                throw DecodeFailure(field: "column \(i) length", position: i * 4, why: "\(n) bytes exceed the \(raw.count - start) left in the block")
+            }
+            defer { start += n }
+            return (start, start + n)
+        }
+        let c0 = try col(0, &r, &start), c1 = try col(1, &r, &start), c2 = try col(2, &r, &start), c3 = try col(3, &r, &start)
+        let c4 = try col(4, &r, &start), c5 = try col(5, &r, &start), c6 = try col(6, &r, &start), c7 = try col(7, &r, &start)
+        bounds = (c0.0, c1.0, c2.0, c3.0, c4.0, c5.0, c6.0, c7.0)
+        _ = bounds
+        func reader(_ c: (Int, Int)) -> ByteReader { ByteReader(UnsafeRawBufferPointer(start: raw.baseAddress, count: c.1), from: c.0) }
+        kinds = reader(c0); flags = reader(c1); seqs = reader(c2); epochs = reader(c3)
+        walls = reader(c4); monos = reader(c5); lengths = reader(c6)
+        inline = c7.0; inlineEnd = c7.1
+        payload = start; payloadEnd = raw.count
+    }
+
+    /// The next record's head, or nil after the last one.
+    @inline(__always)
+    mutating func next(state: inout DeltaState) throws(DecodeFailure) -> RecordHead? {
+        if kinds.remaining == 0 { return nil }
+        let i = index
+        let kind = try kinds.u8("kind")
+        let fl = try flags.u8("flags")
+        let dSeq = try seqs.varint("seq delta")
+        let dEpoch = unzigzag(try epochs.varint("epoch delta"))
+        let dWall = unzigzag(try walls.varint("wall delta"))
+        let dMonoMinusWall = unzigzag(try monos.varint("mono delta"))
+        let len = try lengths.varint("body length")
+        if state.isFirst {
+            guard dSeq == 0 else {
+                throw DecodeFailure(field: "seq delta", position: seqs.position, why: "the first record of a block must have seq delta 0, found \(dSeq)")
+            }
+        } else {
+            guard dSeq >= 1, state.seq <= UInt64.max - dSeq else {
+                throw DecodeFailure(field: "seq delta", position: seqs.position, why: "sequence numbers must increase (delta \(dSeq))")
+            }
+        }
+        let bodyStart: Int
+        if kind == RecordKind.inboundFrame.rawValue || kind == RecordKind.outboundFrame.rawValue {
+            guard len <= UInt64(payloadEnd - payload) else {
+                throw DecodeFailure(field: "body length", position: lengths.position, why: "\(len) bytes exceed the \(payloadEnd - payload) left in the payload area")
+            }
+            bodyStart = payload
+            payload += Int(len)
+        } else {
+            guard len <= UInt64(inlineEnd - inline) else {
+                throw DecodeFailure(field: "body length", position: lengths.position, why: "\(len) bytes exceed the \(inlineEnd - inline) left in the bodies column")
+            }
+            bodyStart = inline
+            inline += Int(len)
+        }
+        state.seq &+= dSeq
+        state.epoch = state.epoch &+ UInt64(bitPattern: dEpoch)
+        state.wall = state.wall &+ dWall
+        state.mono = state.mono &+ UInt64(bitPattern: dMonoMinusWall &+ dWall)
+        state.isFirst = false
+        index += 1
+        return RecordHead(
+            kindByte: kind, flags: fl, seq: state.seq, epoch: state.epoch, wall: state.wall,
+            mono: state.mono, bodyStart: bodyStart, bodyEnd: bodyStart + Int(len))
+    }
+
+    /// Checks that every column was consumed exactly (no stray bytes).
+    func checkExhausted() throws(DecodeFailure) {
+        let rest = flags.remaining + seqs.remaining + epochs.remaining + walls.remaining + monos.remaining + lengths.remaining
+        if rest > 0 || inline != inlineEnd || payload != payloadEnd {
+            throw DecodeFailure(field: "columns", position: 0, why: "\(rest + inlineEnd - inline + payloadEnd - payload) bytes belong to no record (columns of different lengths)")
+        }
     }
 }

@@ -202,8 +202,8 @@ struct BlockContents {
         var state = DeltaState(firstSeq: h.firstSeq)
         var minWall = Int64.max, maxWall = Int64.min, minEpoch = UInt64.max, maxEpoch = UInt64.min
         do throws(DecodeFailure) {
-            var (r, payload, payloadEnd) = try RecordCodec.openBlock(raw)
-            while let head = try RecordCodec.decodeHead(&r, state: &state, payload: &payload, payloadEnd: payloadEnd) {
+            var cols = try BlockColumns(raw)
+            while let head = try cols.next(state: &state) {
                 if heads.count == Int(h.recordCount) {
                     return "the block holds more than the \(h.recordCount) records its header declares"
                 }
@@ -221,9 +221,7 @@ struct BlockContents {
                 minEpoch = min(minEpoch, head.epoch); maxEpoch = max(maxEpoch, head.epoch)
                 heads.append(head)
             }
-            if payload != payloadEnd {
-                return "\(payloadEnd - payload) payload bytes at the end of the block belong to no record"
-            }
+            try cols.checkExhausted()
         } catch {
             return "record \(heads.count) at byte \(error.position) of the uncompressed block: \(error.field): \(error.why)"
         }

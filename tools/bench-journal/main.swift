@@ -124,17 +124,27 @@ func writeMode(_ frames: String, _ dir: String, blockSize: Int?) {
     print("\(count) \(bytes) \(dt) \(vmHWM())")
 }
 
-/// Child mode: read and decode every record.
-func readMode(_ dir: String) {
+/// Child mode: read and decode every record (owned records, or borrowed views).
+func readMode(_ dir: String, views: Bool) {
     let t0 = now()
     var count = 0, bytes = 0
+    var check: UInt64 = 0
     do {
         let c = try JournalCursor(directory: dir, options: ReadOptions(onCorruption: .stop))
-        while let r = try c.next() {
-            if case .frame(_, _, let p) = r.body { bytes += p.count }
-            count += 1
+        if views {
+            while let v = try c.nextView() {
+                bytes += v.payload.count
+                if let f = v.payload.first { check &+= UInt64(f) }
+                count += 1
+            }
+        } else {
+            while let r = try c.next() {
+                if case .frame(_, _, let p) = r.body { bytes += p.count; check &+= UInt64(p.first ?? 0) }
+                count += 1
+            }
         }
     } catch { die("read: \(error)") }
+    if check == 1 { print("") }
     let dt = now() - t0
     print("\(count) \(bytes) \(dt) \(vmHWM())")
 }
@@ -220,6 +230,8 @@ func all(_ frames: String, _ scratch: String) {
     // References, measured now.
     _ = shell("cat '\(payload)' > /dev/null")  // warm the page cache
     let tLZ4 = shell("lz4 -q -1 -B6 -f '\(payload)' '\(scratch)/payload.lz4'")
+    _ = shell("lz4 -q -1 -B4 -f '\(payload)' '\(scratch)/payload64k.lz4'")
+    let lz4Bytes64k = Double(fileSize(scratch + "/payload64k.lz4"))
     let lz4Bytes = Double(fileSize(scratch + "/payload.lz4"))
     let tLZ4d = shell("lz4 -q -d -f '\(scratch)/payload.lz4' -c > /dev/null")
     let tWrite = shell("dd if='\(payload)' of='\(scratch)/plain.bin' bs=1M status=none")
@@ -233,14 +245,22 @@ func all(_ frames: String, _ scratch: String) {
     let ourW = wBytes / wTime, lz4W = payloadBytes / tLZ4, plainW = payloadBytes / tWrite
     let ourRatio = payloadBytes / journalBytes, lz4Ratio = payloadBytes / lz4Bytes
     let ourR = rBytes / rTime, lz4R = payloadBytes / tLZ4d
+    let rv = child(["readviews", scratch + "/j"])
+    let ourRV = rv[1] / rv[2]
+    // The same corpus with 256 KiB blocks (lz4 -B6 means 1 MiB blocks).
+    let w256 = child(["write", frames, scratch + "/j256", "262144"])
+    let ratio256 = payloadBytes / Double(dirBytes(scratch + "/j256"))
     print("")
     print("append (default options)  \(mb(ourW)) MB/s, \(Int(frameCount / wTime)) frames/s")
     print("  lz4 -1 -B6 compress     \(mb(lz4W)) MB/s   ratio ours/lz4 = \(fmt(ourW / lz4W, 2))  (goal >= 0.80: \(verdict(ourW / lz4W >= 0.8)))")
     print("  plain write(2) (dd)     \(mb(plainW)) MB/s   ratio ours/write = \(fmt(ourW / plainW, 2))  (context)")
     print("compression ratio         \(fmt(ourRatio, 3)) (payload \(Int(payloadBytes)) / journal segments \(Int(journalBytes)) bytes)")
-    print("  lz4 -1 -B6              \(fmt(lz4Ratio, 3))   ratio ours/lz4 = \(fmt(ourRatio / lz4Ratio, 3))  (goal >= 0.95: \(verdict(ourRatio / lz4Ratio >= 0.95)))")
+    print("  lz4 -1 -B6 (1 MiB blocks) \(fmt(lz4Ratio, 3))   ratio ours/lz4 = \(fmt(ourRatio / lz4Ratio, 3))  (goal >= 0.95: \(verdict(ourRatio / lz4Ratio >= 0.95)))")
+    print("  lz4 -1 -B4 (64 KiB blocks, our default block size) \(fmt(payloadBytes / lz4Bytes64k, 3))   ratio ours/lz4 = \(fmt(ourRatio / (payloadBytes / lz4Bytes64k), 3))")
+    print("  ours with blockSize 256 KiB: \(fmt(ratio256, 3)), ratio ours/lz4 -B6 = \(fmt(ratio256 / lz4Ratio, 3)); append \(mb(w256[1] / w256[2])) MB/s = \(fmt(w256[1] / w256[2] / lz4W, 2)) of lz4")
     print("sequential read (decode)  \(mb(ourR)) MB/s, \(Int(rCount / rTime)) records/s")
     print("  lz4 -d                  \(mb(lz4R)) MB/s   ratio ours/lz4 = \(fmt(ourR / lz4R, 2))  (goal >= 0.70: \(verdict(ourR / lz4R >= 0.7)))")
+    print("  zero-copy views (nextView) \(mb(ourRV)) MB/s   ratio ours/lz4 = \(fmt(ourRV / lz4R, 2))  (goal >= 0.70: \(verdict(ourRV / lz4R >= 0.7)))")
     print("peak RSS (VmHWM)          writer \(mb(wRSS)) MB, reader \(mb(rRSS)) MB  (goal < 67.1 MB = 64 MiB: \(verdict(wRSS < 64 * 1048576 && rRSS < 64 * 1048576)))")
     // Seek latency on >= 1 M blocks.
     let blocks = Int(ProcessInfoLite.env("BENCH_SEEK_BLOCKS") ?? "") ?? 1_000_000
@@ -259,7 +279,8 @@ enum ProcessInfoLite {
 let a = CommandLine.arguments
 switch a.count > 1 ? a[1] : "" {
 case "write": writeMode(a[2], a[3], blockSize: a.count > 4 ? Int(a[4]) : nil)
-case "read": readMode(a[2])
+case "read": readMode(a[2], views: false)
+case "readviews": readMode(a[2], views: true)
 case "manyblocks": manyBlocksMode(a[2], a[3], Int(a[4]) ?? 1_000_000)
 case "seek": seekMode(a[2], Int(a[3]) ?? 2000)
 case "all": all(a[2], a[3])

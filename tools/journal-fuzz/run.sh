@@ -16,8 +16,8 @@ case "${1:-}" in
   --long)
     shift
     flock /tmp/wiretape-swift.lock swift build -c release --scratch-path .build-release --product journal-fuzz >/dev/null
-    exec .build-release/release/journal-fuzz --iterations 20000000 "$@" tools/journal-fuzz/corpus/* ;;
+    exec .build-release/release/journal-fuzz --iterations 20000000 "$@" ;;
   --short) shift ;;
 esac
 flock /tmp/wiretape-swift.lock swift build --product journal-fuzz >/dev/null
-exec .build/debug/journal-fuzz --iterations 200000 "$@" tools/journal-fuzz/corpus/*
+exec .build/debug/journal-fuzz --iterations 200000 "$@"
