@@ -262,6 +262,8 @@ func all(_ frames: String, _ scratch: String) {
     print("  lz4 -d                  \(mb(lz4R)) MB/s   ratio ours/lz4 = \(fmt(ourR / lz4R, 2))  (goal >= 0.70: \(verdict(ourR / lz4R >= 0.7)))")
     print("  zero-copy views (nextView) \(mb(ourRV)) MB/s   ratio ours/lz4 = \(fmt(ourRV / lz4R, 2))  (goal >= 0.70: \(verdict(ourRV / lz4R >= 0.7)))")
     print("peak RSS (VmHWM)          writer \(mb(wRSS)) MB, reader \(mb(rRSS)) MB  (goal < 67.1 MB = 64 MiB: \(verdict(wRSS < 64 * 1048576 && rRSS < 64 * 1048576)))")
+    let crc = child(["crc"])
+    print("CRC-32C (software, slicing-by-8) \(mb(crc[0])) MB/s over 64 MiB in memory")
     // Seek latency on >= 1 M blocks.
     let blocks = Int(ProcessInfoLite.env("BENCH_SEEK_BLOCKS") ?? "") ?? 1_000_000
     let tb = now()
@@ -270,6 +272,20 @@ func all(_ frames: String, _ scratch: String) {
     let s = child(["seek", scratch + "/m", "2000"])
     print("time seek, \(Int(s[0])) blocks   p50 \(fmt(s[1] * 1e6, 1)) µs, p99 \(fmt(s[2] * 1e6, 1)) µs warm, 2000 seeks (goal p99 < 1000 µs: \(verdict(s[2] < 0.001))); reader RSS \(mb(s[3])) MB; built in \(fmt(buildTime, 1)) s")
     _ = system("rm -rf '\(scratch)'")
+}
+
+/// Child mode: throughput of the software CRC-32C over 64 MiB.
+func crcMode() {
+    var buf = [UInt8](repeating: 0, count: 64 << 20)
+    for i in buf.indices { buf[i] = UInt8(truncatingIfNeeded: i &* 2654435761 >> 13) }
+    var best = 1e9
+    var c: UInt32 = 0
+    for _ in 0..<5 {
+        let t0 = now()
+        c ^= buf.withUnsafeBytes { CRC32C.checksum($0) }
+        best = min(best, now() - t0)
+    }
+    print("\(Double(buf.count) / best) \(c)")
 }
 
 enum ProcessInfoLite {
@@ -284,6 +300,7 @@ case "readviews": readMode(a[2], views: true)
 case "manyblocks": manyBlocksMode(a[2], a[3], Int(a[4]) ?? 1_000_000)
 case "seek": seekMode(a[2], Int(a[3]) ?? 2000)
 case "all": all(a[2], a[3])
+case "crc": crcMode()
 default:
     die("usage: bench-journal all CORPUS.frames SCRATCH_DIR")
 }
