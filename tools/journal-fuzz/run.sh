@@ -10,7 +10,8 @@ case "${1:-}" in
   --libfuzzer)
     shift
     flock /tmp/wiretape-swift.lock swift build --scratch-path .build-fuzz --product journal-fuzz \
-      -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING >/dev/null
+      -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING \
+      -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld >/dev/null
     mkdir -p .build-fuzz/corpus
     exec .build-fuzz/debug/journal-fuzz .build-fuzz/corpus tools/journal-fuzz/corpus "$@" ;;
   --long)
