@@ -1,13 +1,13 @@
 /// CRC-32C (Castagnoli, polynomial 0x1EDC6F41, reflected 0x82F63B78), as used by iSCSI,
-/// ext4 and SCTP. Software slicing-by-8; see docs/journal-design.md for measured throughput.
+/// ext4 and SCTP. Software slicing-by-16; see docs/journal-design.md for measured throughput.
 ///
 /// ```swift
 /// CRC32C.checksum([UInt8]("123456789".utf8)) == 0xE306_9283
 /// ```
 public enum CRC32C {
-    /// Eight 256-entry tables for slicing-by-8, laid out table-major (table k at k*256).
+    /// Sixteen 256-entry tables for slicing-by-16, laid out table-major (table k at k*256).
     static let tables: [UInt32] = {
-        var t = [UInt32](repeating: 0, count: 8 * 256)
+        var t = [UInt32](repeating: 0, count: 16 * 256)
         for i in 0..<256 {
             var c = UInt32(i)
             for _ in 0..<8 { c = (c & 1) != 0 ? (c >> 1) ^ 0x82F6_3B78 : c >> 1 }
@@ -15,7 +15,7 @@ public enum CRC32C {
         }
         for i in 0..<256 {
             var c = t[i]
-            for k in 1..<8 {
+            for k in 1..<16 {
                 c = t[Int(c & 0xFF)] ^ (c >> 8)
                 t[k * 256 + i] = c
             }
@@ -41,6 +41,22 @@ public enum CRC32C {
             var c = ~crc
             var p = base
             var n = bytes.count
+            while n >= 16 {
+                let a = UInt32(littleEndian: p.loadUnaligned(as: UInt32.self)) ^ c
+                let b = UInt32(littleEndian: (p + 4).loadUnaligned(as: UInt32.self))
+                let d = UInt32(littleEndian: (p + 8).loadUnaligned(as: UInt32.self))
+                let e = UInt32(littleEndian: (p + 12).loadUnaligned(as: UInt32.self))
+                c = t[15 * 256 + Int(a & 0xFF)] ^ t[14 * 256 + Int((a >> 8) & 0xFF)]
+                    ^ t[13 * 256 + Int((a >> 16) & 0xFF)] ^ t[12 * 256 + Int(a >> 24)]
+                    ^ t[11 * 256 + Int(b & 0xFF)] ^ t[10 * 256 + Int((b >> 8) & 0xFF)]
+                    ^ t[9 * 256 + Int((b >> 16) & 0xFF)] ^ t[8 * 256 + Int(b >> 24)]
+                    ^ t[7 * 256 + Int(d & 0xFF)] ^ t[6 * 256 + Int((d >> 8) & 0xFF)]
+                    ^ t[5 * 256 + Int((d >> 16) & 0xFF)] ^ t[4 * 256 + Int(d >> 24)]
+                    ^ t[3 * 256 + Int(e & 0xFF)] ^ t[2 * 256 + Int((e >> 8) & 0xFF)]
+                    ^ t[1 * 256 + Int((e >> 16) & 0xFF)] ^ t[Int(e >> 24)]
+                p += 16
+                n -= 16
+            }
             while n >= 8 {
                 let lo = UInt32(littleEndian: p.loadUnaligned(as: UInt32.self)) ^ c
                 let hi = UInt32(littleEndian: (p + 4).loadUnaligned(as: UInt32.self))
