@@ -144,22 +144,28 @@ let blockColumnCount = 8
 /// lengths, inline bodies), then the frame payloads back to back. Constant columns compress to
 /// almost nothing and the payloads form one stream for LZ4.
 final class BlockBuilder {
-    let columns: [ByteBuffer]
+    // One buffer per column, as separate properties: the append path then touches no array
+    // (no bounds checks or reference counting per field).
+    let kinds: ByteBuffer, flags: ByteBuffer, seqs: ByteBuffer, epochs: ByteBuffer
+    let walls: ByteBuffer, monos: ByteBuffer, lengths: ByteBuffer, bodies: ByteBuffer
     let payloads: ByteBuffer
+    var columns: [ByteBuffer] { [kinds, flags, seqs, epochs, walls, monos, lengths, bodies] }
     let scratch = ByteBuffer(capacity: 1024)
     var state = DeltaState(firstSeq: 0)
     var count = 0
 
     init(capacity: Int) {
-        columns = (0..<blockColumnCount).map { _ in ByteBuffer(capacity: capacity / 16 + 256) }
+        let c = capacity / 16 + 256
+        kinds = ByteBuffer(capacity: c); flags = ByteBuffer(capacity: c); seqs = ByteBuffer(capacity: c)
+        epochs = ByteBuffer(capacity: c); walls = ByteBuffer(capacity: c); monos = ByteBuffer(capacity: c)
+        lengths = ByteBuffer(capacity: c); bodies = ByteBuffer(capacity: c)
         payloads = ByteBuffer(capacity: capacity + 1024)
     }
 
     /// Uncompressed size of the block so far.
     var rawCount: Int {
-        var n = 4 * blockColumnCount + payloads.count
-        for c in columns { n += c.count }
-        return n
+        4 * blockColumnCount + payloads.count + kinds.count + flags.count + seqs.count + epochs.count
+            + walls.count + monos.count + lengths.count + bodies.count
     }
 
     func reset(firstSeq: UInt64) {
@@ -172,13 +178,13 @@ final class BlockBuilder {
     @inline(__always)
     private func addHead(kind: UInt8, flags: UInt8, seq: UInt64, epoch: UInt64, wall: Int64, mono: UInt64, bodyLength: Int) {
         let dWallRaw = wall &- state.wall
-        columns[0].appendByte(kind)
-        columns[1].appendByte(flags)
-        columns[2].appendVarint(seq &- state.seq)
-        columns[3].appendVarint(zigzag(Int64(bitPattern: epoch &- state.epoch)))
-        columns[4].appendVarint(zigzag(dWallRaw))
-        columns[5].appendVarint(zigzag(Int64(bitPattern: mono &- state.mono) &- dWallRaw))
-        columns[6].appendVarint(UInt64(bodyLength))
+        kinds.appendByte(kind)
+        self.flags.appendByte(flags)
+        seqs.appendVarint(seq &- state.seq)
+        epochs.appendVarint(zigzag(Int64(bitPattern: epoch &- state.epoch)))
+        walls.appendVarint(zigzag(dWallRaw))
+        monos.appendVarint(zigzag(Int64(bitPattern: mono &- state.mono) &- dWallRaw))
+        lengths.appendVarint(UInt64(bodyLength))
         state.seq = seq
         state.epoch = epoch
         state.wall = wall
@@ -200,7 +206,7 @@ final class BlockBuilder {
     /// Appends a non-frame record whose body was encoded by ``RecordCodec/encodeBody(_:into:)``.
     func addEncoded(kind: UInt8, flags: UInt8, body: UnsafeRawBufferPointer, seq: UInt64, epoch: UInt64, wall: Int64, mono: UInt64) {
         addHead(kind: kind, flags: flags, seq: seq, epoch: epoch, wall: wall, mono: mono, bodyLength: body.count)
-        columns[7].append(body)
+        bodies.append(body)
     }
 
     /// Appends any record.
