@@ -244,7 +244,6 @@ struct BlockColumns {
 
     init(_ raw: UnsafeRawBufferPointer) throws(DecodeFailure) {
         var r = ByteReader(raw)
-        var bounds: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
         var start = 4 * blockColumnCount
         guard raw.count >= start else {
             throw DecodeFailure(field: "column lengths", position: 0, why: "the block has \(raw.count) bytes, fewer than the \(start) of the column lengths")
@@ -259,8 +258,6 @@ struct BlockColumns {
         }
         let c0 = try col(0, &r, &start), c1 = try col(1, &r, &start), c2 = try col(2, &r, &start), c3 = try col(3, &r, &start)
         let c4 = try col(4, &r, &start), c5 = try col(5, &r, &start), c6 = try col(6, &r, &start), c7 = try col(7, &r, &start)
-        bounds = (c0.0, c1.0, c2.0, c3.0, c4.0, c5.0, c6.0, c7.0)
-        _ = bounds
         func reader(_ c: (Int, Int)) -> ByteReader { ByteReader(UnsafeRawBufferPointer(start: raw.baseAddress, count: c.1), from: c.0) }
         kinds = reader(c0); flags = reader(c1); seqs = reader(c2); epochs = reader(c3)
         walls = reader(c4); monos = reader(c5); lengths = reader(c6)
@@ -272,7 +269,6 @@ struct BlockColumns {
     @inline(__always)
     mutating func next(state: inout DeltaState) throws(DecodeFailure) -> RecordHead? {
         if kinds.remaining == 0 { return nil }
-        let i = index
         let kind = try kinds.u8("kind")
         let fl = try flags.u8("flags")
         let dSeq = try seqs.varint("seq delta")

@@ -20,7 +20,7 @@ func vmHWM() -> Int {
     defer { fclose(f) }
     var line = [CChar](repeating: 0, count: 512)
     while fgets(&line, 512, f) != nil {
-        let s = String(cString: line)
+        let s = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         if s.hasPrefix("VmHWM:") { return Int(s.split(separator: " ").dropFirst().first ?? "0").map { $0 * 1024 } ?? 0 }
     }
     return 0
@@ -207,7 +207,7 @@ func child(_ args: [String]) -> [Double] {
     guard let p = popen(cmd, "r") else { die("popen") }
     var out = ""
     var buf = [CChar](repeating: 0, count: 4096)
-    while fgets(&buf, 4096, p) != nil { out += String(cString: buf) }
+    while fgets(&buf, 4096, p) != nil { out += String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
     if pclose(p) != 0 { die("child \(args) failed") }
     return out.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Double($0) }
 }
