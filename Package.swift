@@ -78,6 +78,15 @@ let package = Package(
             dependencies: ["WireTapeCore", "WireTapeNIO"],
             path: "tools/autobahn-client"),
         .executableTarget(
+            name: "journal-crash", dependencies: ["WireTapeJournal", "WireTapeCore"], path: "tools/journal-crash",
+            exclude: ["run.sh"]),
+        .executableTarget(
+            name: "journal-fuzz", dependencies: ["WireTapeJournal", "WireTapeCore"], path: "tools/journal-fuzz",
+            exclude: ["run.sh", "corpus"]),
+        .executableTarget(
+            name: "bench-journal", dependencies: ["WireTapeJournal", "WireTapeCore"], path: "tools/bench-journal",
+            exclude: ["run.sh"]),
+        .executableTarget(
             name: "wiretape-bench-inbound",
             dependencies: ["WireTapeCore", "WireTapeNIO", "WireTapeResilience"],
             path: "tools/bench-inbound",

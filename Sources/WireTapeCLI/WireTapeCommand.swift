@@ -9,6 +9,8 @@ public struct WireTapeCommand: AsyncParsableCommand {
         subcommands: [
             DemoCommand.self,
             TapCommand.self,
+            JournalImportCommand.self, JournalCatCommand.self, JournalInfoCommand.self, JournalGapsCommand.self,
+            JournalVerifyCommand.self, JournalRepairCommand.self, JournalReindexCommand.self,
         ])
 
     /// Creates the command (used by the argument parser).

@@ -1,0 +1,461 @@
+/// Which records a cursor yields. Every condition must hold; nil means "any".
+public struct RecordFilter: Sendable, Hashable {
+    /// Only records with `seq >= fromSeq`.
+    public var fromSeq: UInt64?
+    /// Only records with `wallNanos >= fromWall`.
+    public var fromWall: Int64?
+    /// Only records with `wallNanos <= toWall`.
+    public var toWall: Int64?
+    /// Only records of this epoch.
+    public var epoch: UInt64?
+    /// Only records of these kinds.
+    public var kinds: Set<RecordKind>?
+    /// Only frames of this direction (non-frame records are excluded when set).
+    public var direction: FrameDirection?
+
+    /// Creates a filter.
+    public init(
+        fromSeq: UInt64? = nil, fromWall: Int64? = nil, toWall: Int64? = nil, epoch: UInt64? = nil,
+        kinds: Set<RecordKind>? = nil, direction: FrameDirection? = nil
+    ) {
+        self.fromSeq = fromSeq
+        self.fromWall = fromWall
+        self.toWall = toWall
+        self.epoch = epoch
+        self.kinds = kinds
+        self.direction = direction
+    }
+
+    @inline(__always)
+    func accepts(kindByte: UInt8, seq: UInt64, epoch e: UInt64, wall: Int64) -> Bool {
+        if let s = fromSeq, seq < s { return false }
+        if let w = fromWall, wall < w { return false }
+        if let w = toWall, wall > w { return false }
+        if let ep = epoch, e != ep { return false }
+        if let d = direction {
+            let want: UInt8 = d == .inbound ? RecordKind.inboundFrame.rawValue : RecordKind.outboundFrame.rawValue
+            if kindByte != want { return false }
+        }
+        if let ks = kinds {
+            guard let k = RecordKind(rawValue: kindByte), ks.contains(k) else { return false }
+        }
+        return true
+    }
+}
+
+/// What a reader does when it meets a damaged block in the middle of a journal.
+public enum CorruptionPolicy: Sendable, Hashable {
+    /// Throw a ``JournalError`` naming the segment file and byte offset.
+    case stop
+    /// Skip the damaged bytes, record a ``JournalProblem`` and go on with the next valid block.
+    case skip
+}
+
+/// Damage a reader met and went past (or stopped at).
+public struct JournalProblem: Sendable, Hashable, CustomStringConvertible {
+    /// The kind of damage (`corruptBlock`, `tornTail`, `outOfOrder`, `corruptSegment`, `index`).
+    public var code: JournalError.Code
+    /// The segment file.
+    public var path: String
+    /// The byte offset of the damage in ``path``.
+    public var offset: UInt64
+    /// What is wrong.
+    public var message: String
+    /// The sequence range lost, when the block header was readable.
+    public var lostSeqs: ClosedRange<UInt64>?
+
+    /// `path@offset: message`.
+    public var description: String {
+        var s = "\(path) at byte \(offset): \(message)"
+        if let r = lostSeqs { s += " (records \(r.lowerBound)...\(r.upperBound) unreadable)" }
+        return s
+    }
+
+    func error() -> JournalError {
+        JournalError(code, "\(description); run `wiretape verify` for a full report", path: path, offset: offset)
+    }
+}
+
+/// Options for reading a journal.
+public struct ReadOptions: Sendable {
+    /// Which records to yield.
+    public var filter: RecordFilter
+    /// What to do at a damaged block.
+    public var onCorruption: CorruptionPolicy
+    /// When true, an incomplete block at the end of the newest segment is treated as "not
+    /// written yet" (the writer is live) instead of a torn tail.
+    public var follow: Bool
+    /// Whether to use the SQLite index to seek (falls back to a scan when it is missing).
+    public var useIndex: Bool
+
+    /// Creates options.
+    public init(filter: RecordFilter = .init(), onCorruption: CorruptionPolicy = .skip, follow: Bool = false, useIndex: Bool = true) {
+        self.filter = filter
+        self.onCorruption = onCorruption
+        self.follow = follow
+        self.useIndex = useIndex
+    }
+}
+
+/// Reads records from a journal directory in sequence order.
+///
+/// Memory stays bounded by one block whatever the journal's size. Seeks by sequence number,
+/// wall time and epoch go through the SQLite index when present; without it the cursor scans
+/// from the first segment. Damaged blocks are skipped and listed in ``problems`` (policy
+/// ``CorruptionPolicy/skip``), or stop the read with an error (``CorruptionPolicy/stop``).
+///
+/// Time seeks assume wall times do not go backwards across blocks (they come from one
+/// recorder's realtime clock); after a backwards clock step, seek by sequence number.
+///
+/// ```swift
+/// let cursor = try JournalCursor(directory: dir, options: ReadOptions(filter: RecordFilter(epoch: 3)))
+/// while let record = try cursor.next() { print(record.seq) }
+/// ```
+public final class JournalCursor {
+    /// The journal directory.
+    public let directory: String
+    /// The options in force.
+    public let options: ReadOptions
+    /// Damage met so far (at most ``maxProblems`` kept; see ``problemCount``).
+    public private(set) var problems: [JournalProblem] = []
+    /// All damage met so far, including problems not kept in ``problems``.
+    public private(set) var problemCount = 0
+    /// Records of kinds this build does not know, skipped.
+    public private(set) var unknownRecordsSkipped = 0
+    /// Blocks read and validated.
+    public private(set) var blocksRead = 0
+    /// The most problems kept in ``problems``.
+    public static let maxProblems = 100
+
+    private var segmentNames: [String] = []
+    private var segmentIndex = 0
+    private var reader: SegmentReader?
+    private var offset: UInt64 = 0
+    private var contents = BlockContents()
+    private var headIndex = 0
+    private var inBlock = false
+    private var lastSeq: UInt64?
+    private var finished = false
+    private var reportedTornAt: (String, UInt64)?
+    private var lastOpened: String?
+
+    /// Opens a cursor positioned at the first record the filter accepts.
+    /// - Throws: ``JournalError`` when the directory is not readable or not a journal.
+    public convenience init(directory: String, options: ReadOptions = .init()) throws(JournalError) {
+        try self.init(directory: directory, options: options, index: nil)
+    }
+
+    init(directory: String, options: ReadOptions, index: JournalIndex?) throws(JournalError) {
+        self.directory = directory
+        self.options = options
+        guard FS.isDirectory(directory) else {
+            throw JournalError(.notAJournal, "\(directory) is not a directory", path: directory)
+        }
+        segmentNames = try listSegments(directory).map(\.name)
+        try position(sharedIndex: index)
+    }
+
+    /// Seeks with the index when the filter has a start key.
+    private func position(sharedIndex: JournalIndex?) throws(JournalError) {
+        segmentIndex = 0
+        offset = UInt64(JournalFormat.segmentHeaderSize)
+        let f = options.filter
+        guard options.useIndex, f.fromSeq != nil || f.fromWall != nil || f.epoch != nil else { return }
+        let indexPath = joinPath(directory, JournalFormat.indexFileName)
+        guard let index = sharedIndex ?? (FS.exists(indexPath) ? try? JournalIndex(path: indexPath, readOnly: true) : nil) else { return }
+        var start: BlockIndexRow?
+        var afterLast = false
+        if let s = f.fromSeq {
+            start = try index.block(atOrBeforeSeq: s)
+        } else if let w = f.fromWall {
+            start = try index.block(reachingWall: w)
+            if start == nil { start = try index.lastBlock(); afterLast = start != nil }
+        } else if let e = f.epoch {
+            start = try index.block(holdingEpoch: e)
+            if start == nil { start = try index.lastBlock(); afterLast = start != nil }
+        }
+        guard let row = start, let i = segmentNames.firstIndex(of: row.segment) else { return }
+        // Trust the index only when the block it names is really there.
+        guard let r = try? SegmentReader(directory: directory, name: row.segment),
+            case .block(let h, _) = try r.item(at: row.offset), h.firstSeq == row.firstSeq
+        else {
+            note(JournalProblem(code: .index, path: indexPath, offset: 0, message: "the index disagrees with segment \(row.segment) at byte \(row.offset); scanned from the start instead (run `wiretape reindex`)"))
+            return
+        }
+        segmentIndex = i
+        reader = r
+        lastOpened = r.name
+        offset = afterLast ? row.offset + 80 + UInt64(row.storedLength) : row.offset
+        if afterLast { lastSeq = row.lastSeq }
+    }
+
+    private func note(_ p: JournalProblem) {
+        problemCount += 1
+        if problems.count < Self.maxProblems { problems.append(p) }
+    }
+
+    private func damage(_ p: JournalProblem) throws(JournalError) {
+        note(p)
+        if options.onCorruption == .stop { throw p.error() }
+    }
+
+    /// The next record the filter accepts as a borrowed view, without copying its payload:
+    /// the fast path for backtests. The view's ``RecordView/payload`` is valid only until the
+    /// next call on this cursor.
+    /// - Throws: as ``next()``.
+    public func nextView() throws(JournalError) -> RecordView? {
+        while true {
+            if inBlock {
+                let raw = reader!.raw.bytes
+                while headIndex < contents.heads.count {
+                    let h = contents.heads[headIndex]
+                    headIndex += 1
+                    guard options.filter.accepts(kindByte: h.kindByte, seq: h.seq, epoch: h.epoch, wall: h.wall),
+                        let kind = RecordKind(rawValue: h.kindByte)
+                    else { continue }
+                    let bytes = UnsafeRawBufferPointer(rebasing: raw[h.bodyStart..<h.bodyEnd])
+                    if kind == .inboundFrame || kind == .outboundFrame {
+                        return RecordView(
+                            seq: h.seq, epoch: h.epoch, wallNanos: h.wall, monoNanos: h.mono, kind: kind,
+                            opcode: h.flags & RecordCodec.frameBinary != 0 ? .binary : .text, payload: bytes, body: nil)
+                    }
+                    let body: RecordBody?? = try? RecordCodec.decodeBody(h, in: raw)
+                    guard case .some(.some(let b)) = body else { continue }
+                    return RecordView(seq: h.seq, epoch: h.epoch, wallNanos: h.wall, monoNanos: h.mono, kind: kind, opcode: nil, payload: UnsafeRawBufferPointer(start: nil, count: 0), body: b)
+                }
+                inBlock = false
+            }
+            if finished { return nil }
+            guard try loadNextBlock() else { return nil }
+        }
+    }
+
+    /// The next record the filter accepts, or nil at the current end of the journal.
+    ///
+    /// After nil, a later call returns records appended since (following a live journal).
+    /// - Throws: ``JournalError`` on I/O failure, or on damage under ``CorruptionPolicy/stop``.
+    public func next() throws(JournalError) -> JournalRecord? {
+        while true {
+            if inBlock {
+                let raw = reader!.raw.bytes
+                while headIndex < contents.heads.count {
+                    let h = contents.heads[headIndex]
+                    headIndex += 1
+                    guard options.filter.accepts(kindByte: h.kindByte, seq: h.seq, epoch: h.epoch, wall: h.wall) else { continue }
+                    // Bodies were validated with the block; decoding cannot fail here.
+                    guard let body = try? RecordCodec.decodeBody(h, in: raw) else {
+                        unknownRecordsSkipped += 1
+                        continue
+                    }
+                    return JournalRecord(seq: h.seq, epoch: h.epoch, wallNanos: h.wall, monoNanos: h.mono, body: body)
+                }
+                inBlock = false
+            }
+            if finished { return nil }
+            guard try loadNextBlock() else { return nil }
+        }
+    }
+
+    /// Advances to the next valid block that may hold accepted records; false at the end.
+    private func loadNextBlock() throws(JournalError) -> Bool {
+        while true {
+            if reader == nil {
+                if segmentIndex >= segmentNames.count {
+                    if !refreshSegments() { return false }
+                }
+                let name = segmentNames[segmentIndex]
+                let r = try SegmentReader(directory: directory, name: name)
+                if let why = r.headerProblem {
+                    try damage(JournalProblem(code: .corruptSegment, path: r.path, offset: 0, message: why))
+                }
+                reader = r
+                lastOpened = name
+                offset = UInt64(JournalFormat.segmentHeaderSize)
+            }
+            let r = reader!
+            let isLast = segmentIndex == segmentNames.count - 1
+            if isLast { try r.refreshSize() }
+            switch try r.item(at: offset) {
+            case .block(let h, let at):
+                let blockEnd = at + 80 + UInt64(h.storedLength)
+                if let last = lastSeq, h.firstSeq <= last {
+                    offset = blockEnd
+                    try damage(JournalProblem(
+                        code: .outOfOrder, path: r.path, offset: at,
+                        message: "block with records \(h.firstSeq)...\(h.lastSeq) comes after record \(last) (blocks out of order); skipped",
+                        lostSeqs: h.firstSeq...h.lastSeq))
+                    continue
+                }
+                let f = options.filter
+                if let to = f.toWall, h.minWall > to {
+                    finished = true
+                    return false
+                }
+                let skip = (f.fromSeq.map { h.lastSeq < $0 } ?? false) || (f.fromWall.map { h.maxWall < $0 } ?? false)
+                    || (f.epoch.map { $0 < h.minEpoch || $0 > h.maxEpoch } ?? false)
+                if skip {
+                    offset = blockEnd
+                    lastSeq = h.lastSeq
+                    continue
+                }
+                if let why = try r.loadPayload(h, at: at) ?? contents.validate(r.raw.bytes, header: h) {
+                    offset = blockEnd
+                    try damage(JournalProblem(code: .corruptBlock, path: r.path, offset: at, message: "block of records \(h.firstSeq)...\(h.lastSeq): \(why)", lostSeqs: h.firstSeq...h.lastSeq))
+                    continue
+                }
+                offset = blockEnd
+                lastSeq = h.lastSeq
+                unknownRecordsSkipped += contents.unknown
+                blocksRead += 1
+                headIndex = 0
+                inBlock = true
+                if h.rawLength > 1 << 20 { r.trimBuffers() }
+                return true
+            case .seal:
+                nextSegment()
+            case .end:
+                if isLast {
+                    if refreshSegments() { nextSegment(); continue }
+                    return false
+                }
+                nextSegment()
+            case .torn(let at, let why):
+                if isLast {
+                    if options.follow { return false }
+                    if reportedTornAt.map({ $0 != (r.path, at) }) ?? true {
+                        reportedTornAt = (r.path, at)
+                        note(JournalProblem(code: .tornTail, path: r.path, offset: at, message: "torn tail: \(why); the last \(r.size - at) bytes are an incomplete write (run `wiretape repair`)"))
+                    }
+                    return false
+                }
+                note(JournalProblem(code: .tornTail, path: r.path, offset: at, message: "torn tail in a non-final segment: \(why)"))
+                nextSegment()
+            case .corrupt(let at, let why, let resume):
+                offset = resume
+                try damage(JournalProblem(code: .corruptBlock, path: r.path, offset: at, message: "\(why); \(resume - at) bytes skipped"))
+            }
+        }
+    }
+
+    private func nextSegment() {
+        reader = nil
+        segmentIndex += 1
+    }
+
+    /// Re-lists the directory for segments created since. Keeps the position: the open
+    /// segment when there is one, else the first segment after the last one opened.
+    /// Returns true when a segment after the open one (or one to open) exists.
+    private func refreshSegments() -> Bool {
+        guard let names = try? listSegments(directory).map(\.name) else { return false }
+        segmentNames = names
+        if let r = reader, let i = names.firstIndex(of: r.name) {
+            segmentIndex = i
+            return i < names.count - 1
+        }
+        if let last = lastOpened {
+            segmentIndex = names.firstIndex(where: { $0 > last }) ?? names.count
+        }
+        return segmentIndex < names.count
+    }
+}
+
+/// A record read without copying: see ``JournalCursor/nextView()``.
+public struct RecordView {
+    /// Sequence number, epoch, wall and monotonic time.
+    public let seq: UInt64, epoch: UInt64, wallNanos: Int64, monoNanos: UInt64
+    /// The record's kind.
+    public let kind: RecordKind
+    /// For frames: text or binary.
+    public let opcode: FrameOpcode?
+    /// For frames: the payload bytes, valid until the cursor moves. Empty for other kinds.
+    public let payload: UnsafeRawBufferPointer
+    /// For other kinds: the decoded body. Nil for frames.
+    public let body: RecordBody?
+
+    /// Copies the view into an owned record.
+    public var record: JournalRecord {
+        let b: RecordBody
+        if let body { b = body } else {
+            b = .frame(direction: kind == .inboundFrame ? .inbound : .outbound, opcode: opcode ?? .binary, payload: Array(payload))
+        }
+        return JournalRecord(seq: seq, epoch: epoch, wallNanos: wallNanos, monoNanos: monoNanos, body: b)
+    }
+}
+
+/// Opens cursors on one journal, sharing one connection to its index: for callers that seek
+/// often (a replay server, a UI), where opening the index per seek would dominate.
+///
+/// ```swift
+/// let reader = try JournalReader(directory: dir)
+/// let first = try reader.cursor(ReadOptions(filter: RecordFilter(fromWall: t))).next()
+/// ```
+public final class JournalReader {
+    /// The journal directory.
+    public let directory: String
+    private let index: JournalIndex?
+
+    /// Opens the journal; works without an index (cursors then scan).
+    /// - Throws: ``JournalError`` when the directory is not a directory.
+    public init(directory: String) throws(JournalError) {
+        guard FS.isDirectory(directory) else {
+            throw JournalError(.notAJournal, "\(directory) is not a directory", path: directory)
+        }
+        self.directory = directory
+        let p = joinPath(directory, JournalFormat.indexFileName)
+        index = FS.exists(p) ? try? JournalIndex(path: p, readOnly: true) : nil
+    }
+
+    /// A cursor positioned at the first record `options.filter` accepts.
+    /// - Throws: ``JournalError`` as ``JournalCursor/init(directory:options:)``.
+    public func cursor(_ options: ReadOptions = .init()) throws(JournalError) -> JournalCursor {
+        try JournalCursor(directory: directory, options: options, index: options.useIndex ? index : nil)
+    }
+}
+
+/// An asynchronous sequence of a journal's records that waits for new ones at the end
+/// (like `tail -f`), polling on an injected clock.
+///
+/// ```swift
+/// for try await record in JournalFollower(directory: dir, pollInterval: .milliseconds(50), clock: ContinuousClock()) { ... }
+/// ```
+public struct JournalFollower<C: Clock>: AsyncSequence {
+    /// The journal directory.
+    public let directory: String
+    /// Which records to yield.
+    public let filter: RecordFilter
+    /// How long to wait before looking again at the end of the journal.
+    public let pollInterval: C.Duration
+    /// The clock to wait on.
+    public let clock: C
+
+    /// Creates a follower.
+    public init(directory: String, filter: RecordFilter = .init(), pollInterval: C.Duration, clock: C) {
+        self.directory = directory
+        self.filter = filter
+        self.pollInterval = pollInterval
+        self.clock = clock
+    }
+
+    /// Creates the iterator.
+    public func makeAsyncIterator() -> Iterator { Iterator(owner: self) }
+
+    /// Yields records as they are written; ends when the task is cancelled.
+    public struct Iterator: AsyncIteratorProtocol {
+        let owner: JournalFollower
+        var cursor: JournalCursor?
+
+        /// The next record, waiting for it if needed; nil after cancellation.
+        /// - Throws: ``JournalError`` when the journal cannot be read.
+        public mutating func next() async throws -> JournalRecord? {
+            while !Task.isCancelled {
+                if cursor == nil {
+                    cursor = try JournalCursor(
+                        directory: owner.directory, options: ReadOptions(filter: owner.filter, follow: true))
+                }
+                if let r = try cursor!.next() { return r }
+                do { try await owner.clock.sleep(for: owner.pollInterval) } catch { return nil }
+            }
+            return nil
+        }
+    }
+}

@@ -1,0 +1,99 @@
+/// The result of ``JournalMaintenance/verify(directory:)``.
+public struct VerifyReport: Sendable, CustomStringConvertible {
+    /// Segments, valid blocks and records checked.
+    public var segments = 0, blocks = 0, records: UInt64 = 0
+    /// Everything found wrong, each with its file and byte offset.
+    public var problems: [JournalProblem] = []
+    /// Whether every block checksum and record is valid and the index matches the segments.
+    public var isOK: Bool { problems.isEmpty }
+
+    /// A report for people: a summary line, then one line per problem.
+    public var description: String {
+        var s = "\(segments) segments, \(blocks) blocks, \(records) records: " + (isOK ? "OK" : "\(problems.count) problems")
+        for p in problems { s += "\n\(p.code): \(p)" }
+        return s
+    }
+}
+
+extension JournalMaintenance {
+    /// Checks every block checksum and record of every segment, the sequence order, the
+    /// seals, and that the index agrees with the segments row for row. Read-only; no lock.
+    /// - Throws: ``JournalError`` only when the directory cannot be read at all.
+    public static func verify(directory: String) throws(JournalError) -> VerifyReport {
+        guard FS.isDirectory(directory) else { throw JournalError(.notAJournal, "\(directory) is not a directory", path: directory) }
+        var report = VerifyReport()
+        let indexPath = joinPath(directory, JournalFormat.indexFileName)
+        var index: JournalIndex?
+        do { index = try JournalIndex(path: indexPath, readOnly: true) } catch {
+            report.problems.append(JournalProblem(code: .index, path: indexPath, offset: 0, message: error.message))
+        }
+        let rows = try index.map { (i: JournalIndex) throws(JournalError) in try i.db.prepare("SELECT \(JournalIndex.blockColumns) FROM blocks ORDER BY first_seq") }
+        var pendingRow: BlockIndexRow? = nil
+        var rowsDone = rows == nil
+        func nextRow() throws(JournalError) -> BlockIndexRow? {
+            if let r = pendingRow { pendingRow = nil; return r }
+            guard !rowsDone, let s = rows else { return nil }
+            if try s.step() { return JournalIndex.blockRow(s) }
+            rowsDone = true
+            return nil
+        }
+        var expectedLifecycle: [LifecycleRow] = []
+        var expectedSessions: [SessionRow] = []
+        var previous: UInt64?
+        let segments = try listSegments(directory)
+        for (i, seg) in segments.enumerated() {
+            report.segments += 1
+            let path = joinPath(directory, seg.name)
+            let res = try Scanner.scan(directory: directory, name: seg.name, previousLastSeq: previous, wantRows: index != nil) {
+                (b: ScannedBlock) throws(JournalError) in
+                guard index != nil else { return }
+                expectedLifecycle += b.lifecycle
+                expectedSessions += b.sessions
+                while let row = try nextRow() {
+                    if row.firstSeq < b.row.firstSeq {
+                        report.problems.append(JournalProblem(code: .index, path: indexPath, offset: 0, message: "the index lists a block of records \(row.firstSeq)...\(row.lastSeq) in \(row.segment) at byte \(row.offset) that the segments do not hold (run `wiretape reindex`)"))
+                        continue
+                    }
+                    if row.firstSeq > b.row.firstSeq { pendingRow = row }
+                    else if row != b.row {
+                        report.problems.append(JournalProblem(code: .index, path: path, offset: b.row.offset, message: "the index row for the block of records \(row.firstSeq)...\(row.lastSeq) disagrees with the segment (index: \(row.segment) at byte \(row.offset), \(row.recordCount) records; segment: byte \(b.row.offset), \(b.row.recordCount) records) (run `wiretape reindex`)"))
+                        return
+                    } else { return }
+                    break
+                }
+                report.problems.append(JournalProblem(code: .index, path: path, offset: b.row.offset, message: "the block of records \(b.row.firstSeq)...\(b.row.lastSeq) is missing from the index (run `wiretape repair`)"))
+            }
+            report.blocks += Int(res.blockCount)
+            report.records += res.recordCount
+            report.problems += res.damage
+            if let h = res.header, h.firstSeq != seg.firstSeq {
+                report.problems.append(JournalProblem(code: .corruptSegment, path: path, offset: 0, message: "the header says the first record is \(h.firstSeq), the file name says \(seg.firstSeq)"))
+            }
+            if let f = res.firstSeq, f != seg.firstSeq {
+                report.problems.append(JournalProblem(code: .corruptSegment, path: path, offset: 40, message: "the first block starts at record \(f), the file name says \(seg.firstSeq)"))
+            }
+            if let t = res.torn {
+                report.problems.append(JournalProblem(code: .tornTail, path: path, offset: t.offset, message: "torn tail: \(t.why) (run `wiretape repair`)"))
+            }
+            if !res.sealed && i < segments.count - 1 && res.torn == nil {
+                // An unsealed segment followed by others: a writer crashed and the next one started
+                // a new segment. Its blocks are valid; it is simply not sealed. Not an error.
+            }
+            if let l = res.lastSeq { previous = l }
+        }
+        if index != nil {
+            while let row = try nextRow() {
+                report.problems.append(JournalProblem(code: .index, path: indexPath, offset: 0, message: "the index lists a block of records \(row.firstSeq)...\(row.lastSeq) in \(row.segment) at byte \(row.offset) that the segments do not hold (run `wiretape reindex`)"))
+            }
+            if let idx = index {
+                if try idx.lifecycleEdges() != expectedLifecycle {
+                    report.problems.append(JournalProblem(code: .index, path: indexPath, offset: 0, message: "the lifecycle_edges table disagrees with the lifecycle records in the segments (run `wiretape reindex`)"))
+                }
+                if try idx.sessions() != expectedSessions {
+                    report.problems.append(JournalProblem(code: .index, path: indexPath, offset: 0, message: "the sessions table disagrees with the session records in the segments (run `wiretape reindex`)"))
+                }
+            }
+        }
+        return report
+    }
+}

@@ -1,0 +1,14 @@
+#!/bin/sh
+# Crash test for the journal: SIGKILL a writer at random moments, check after each kill.
+#   tools/journal-crash/run.sh --short        # CI: 40 kills (~20 s plus the build)
+#   tools/journal-crash/run.sh --long         # 1000 kills
+#   tools/journal-crash/run.sh --iterations N --seed S
+set -eu
+cd "$(dirname "$0")/../.."
+ARGS=""
+case "${1:-}" in
+  --short) ARGS="--iterations 40"; shift ;;
+  --long) ARGS="--iterations 1000"; shift ;;
+esac
+flock /tmp/wiretape-swift.lock swift build --product journal-crash >/dev/null
+exec .build/debug/journal-crash run $ARGS "$@"
