@@ -1,18 +1,31 @@
 import ArgumentParser
+import Synchronization
 import WireTapeCore
+import WireTapeJournal
 import WireTapeNIO
+import WireTapeResilience
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `wiretape demo`: the main job on an embedded default, with no network needed.
 public struct DemoCommand: AsyncParsableCommand {
     /// The command's description.
     public static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Tap a built-in demo feed on loopback that stages an outage, and show what happened.",
+        abstract: "Record a built-in demo feed with outages into a journal, then show what happened.",
         discussion: """
-            Starts a synthetic BTCUSDT trade feed on 127.0.0.1 (a random port) whose first \
-            connection ends in an outage (close 1011), taps it like `wiretape tap` would, and \
-            prints a summary on stderr. Pass --json-lines to see every frame on stdout.
+            Starts a synthetic BTCUSDT trade feed on 127.0.0.1 (a random port) that stages three \
+            outages: a 1011 close, a dropped TCP connection, and a 1001 restart. A reconnecting \
+            session records every frame and lifecycle edge into a journal; then `wiretape info` \
+            and `wiretape gaps` show what was recorded. Pass --json-lines to also see every \
+            frame and edge live.
             """)
+
+    /// Where to write the journal.
+    @Option(help: "The journal directory to create (default: a new directory under /tmp).")
+    var journal: String?
 
     /// Whether to print every line.
     @Flag(name: .customLong("json-lines"), help: "Print every frame and lifecycle edge as JSON lines on stdout.")
@@ -23,16 +36,129 @@ public struct DemoCommand: AsyncParsableCommand {
 
     /// Runs the demo.
     public func run() async throws {
+        let directory = try journal ?? Self.makeTemporaryDirectory()
         let server = try await DemoFeedServer.start()
-        StandardOutput.warn("demo: feed listening on \(server.url)")
-        let out = StandardOutput()
-        let collector = jsonLines ? out : StandardOutput(discarding: true)
-        let outcome = try await TapSession(request: ConnectRequest(url: try WSURL(server.url)), messages: [], count: nil, duration: nil)
-            .run(connector: NIOConnector(), out: collector)
-        out.flush()
+        StandardOutput.warn("demo: feed listening on \(server.url); recording into \(directory)")
+        let writer = try JournalWriter(directory: directory)
+        let summary = try await DemoRecording(url: server.url, printLines: jsonLines, expectedOutages: DemoFeedServer.defaultSteps.count)
+            .run(writer: writer)
         await server.stop()
-        StandardOutput.warn("demo: received \(outcome.frames) frames, then: \(outcome.failure ?? "a clean close")")
-        StandardOutput.warn(
-            "demo: the feed staged that outage on purpose; a recorder keeps such edges in the journal next to the frames")
+        let out = JournalOutput.current
+        out.line("== recorded \(summary.frames) frames in \(summary.epochs) epochs and \(summary.edges) lifecycle edges")
+        out.line("\n== what the journal holds: wiretape info \(directory)")
+        try await JournalInfoCommand.parse([directory]).run()
+        out.line("\n== the outages it recorded: wiretape gaps \(directory)")
+        try await JournalGapsCommand.parse([directory]).run()
+        out.line("\n== read it back: wiretape cat \(directory) --kind lifecycle --format pretty")
+    }
+
+    static func makeTemporaryDirectory() throws -> String {
+        var template = Array("/tmp/wiretape-demo-XXXXXX".utf8CString)
+        guard let p = mkdtemp(&template) else { throw ValidationError("cannot create a directory under /tmp") }
+        return String(cString: p) + "/journal"
+    }
+}
+
+/// Records a reconnecting session into a journal: every inbound frame, every lifecycle edge
+/// with its cause, and session start and end records. Stops after the feed's scripted
+/// outages (the session reaching `reconnecting` in epoch `expectedOutages`).
+struct DemoRecording {
+    var url: String
+    var printLines: Bool
+    var expectedOutages: Int
+
+    struct Summary {
+        var frames = 0
+        var epochs: UInt64 = 0
+        var edges = 0
+    }
+
+    /// The journal writer and the live output, shared by the frame and lifecycle tasks.
+    final class Recorder: Sendable {
+        let journal: Mutex<JournalWriter>
+        let out: Mutex<StandardOutput>
+        let failure = Mutex<String?>(nil)
+
+        init(writer: sending JournalWriter, printLines: Bool) {
+            journal = Mutex(writer)
+            out = Mutex(StandardOutput(discarding: !printLines))
+        }
+
+        /// Appends a record (a failure is kept and reported at the end) and prints its line.
+        func callAsFunction(_ body: RecordBody, epoch: UInt64, at: ReceiveTimestamp, line: String) {
+            journal.withLock { w in
+                do { try w.append(body, epoch: epoch, at: at) } catch {
+                    failure.withLock { $0 = $0 ?? "\(error)" }
+                }
+            }
+            out.withLock {
+                $0.line(line)
+                $0.flush()
+            }
+        }
+    }
+
+    func run(writer: sending JournalWriter) async throws -> Summary {
+        var config = ReconnectConfig()
+        config.backoff = BackoffPolicy(initial: .milliseconds(200), maximum: .seconds(1))
+        let request = ConnectRequest(url: try WSURL(url))
+        let connection = ReconnectingConnector(wrapping: NIOConnector(), config: config).connect(request)
+        let record = Recorder(writer: writer, printLines: printLines)
+
+        record(.session(SessionEvent(phase: .start, url: url)), epoch: 0, at: .now(), line: #"{"type":"session","phase":"start"}"#)
+        let outages = expectedOutages
+        let follower = Task { () -> Int in
+            var edges = 0
+            for await s in connection.lifecycle.updates() {
+                edges += 1
+                record(.lifecycle(Self.edge(s)), epoch: s.epoch, at: s.at, line: SchemaLines.lifecycle(s))
+                if s.state == .reconnecting && s.epoch >= UInt64(outages) {
+                    Task { await connection.shutdown(code: .normalClosure, reason: "demo finished") }
+                }
+            }
+            return edges
+        }
+        var summary = Summary()
+        do {
+            for try await f in connection.inbound {
+                summary.frames += 1
+                let payload: [UInt8]
+                let opcode: FrameOpcode
+                switch f.frame {
+                case .text(let s): payload = Array(s.utf8); opcode = .text
+                case .binary(let b): payload = b; opcode = .binary
+                }
+                record(
+                    .frame(direction: .inbound, opcode: opcode, payload: payload), epoch: f.epoch, at: f.received,
+                    line: SchemaLines.frame(f.frame, epoch: f.epoch, at: f.received))
+            }
+        } catch {
+            // The session's end is recorded as its final lifecycle edge.
+        }
+        let final = await connection.waitUntilEnded()
+        summary.edges = await follower.value
+        summary.epochs = final.epoch
+        record(
+            .session(SessionEvent(phase: .end, url: url, message: "demo finished")), epoch: final.epoch, at: .now(),
+            line: #"{"type":"session","phase":"end"}"#)
+        try record.journal.withLock { w throws(JournalError) in try w.close() }
+        if let problem = record.failure.withLock({ $0 }) {
+            throw ValidationError("the journal could not record everything: \(problem)")
+        }
+        return summary
+    }
+
+    /// The journal's form of a lifecycle snapshot: the state, and for every state but
+    /// `connected` the cause of the last disconnect.
+    static func edge(_ s: LifecycleSnapshot) -> LifecycleEdge {
+        guard s.state != .connected, let cause = s.lastDisconnect else { return LifecycleEdge(state: s.state) }
+        switch cause {
+        case .peerClosed(let code, let reason), .localClose(let code, let reason):
+            return LifecycleEdge(state: s.state, closeCode: code.rawValue, closeReason: reason)
+        case .error(let e):
+            return LifecycleEdge(
+                state: s.state, closeCode: e.closeCode?.rawValue, closeReason: e.closeReason, error: e.code.rawValue,
+                message: e.message)
+        }
     }
 }
