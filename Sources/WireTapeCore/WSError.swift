@@ -61,6 +61,9 @@ public struct WSError: Error, Sendable, CustomStringConvertible {
         public static let sinkClosed = Code(rawValue: "sinkClosed")
         /// The operation was cancelled.
         public static let cancelled = Code(rawValue: "cancelled")
+        /// The ``AuthSource`` threw instead of returning credentials (transient: sources
+        /// usually fail on a token service outage).
+        public static let authFailed = Code(rawValue: "authFailed")
         /// Another I/O error.
         public static let ioError = Code(rawValue: "ioError")
 

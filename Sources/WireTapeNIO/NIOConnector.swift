@@ -35,7 +35,13 @@ public struct NIOConnector: WSConnector {
     /// - Throws: ``WSError``.
     public func connect(_ request: ConnectRequest) async throws -> WSConnection {
         let url = request.url
-        let credentials = try await request.auth?.credentials(for: url) ?? .none
+        let credentials: Credentials
+        do {
+            credentials = try await request.auth?.credentials(for: url) ?? .none
+        } catch {
+            throw error as? WSError
+                ?? WSError(.authFailed, "the AuthSource failed to provide credentials for \(url.redactedDescription)", underlying: error)
+        }
         let head = Self.requestHead(request, credentials: credentials)
         let sslContext = try url.isSecure ? Self.makeSSLContext(request.tls) : nil
         let sniName: String? = request.tls.serverNameOverride ?? (url.hostIsIPAddress ? nil : url.host)

@@ -289,3 +289,20 @@ extension NIOConnectorIntegrationTests {
         await c.sink.close()
     }
 }
+
+struct FailingAuthSource: AuthSource {
+    struct Outage: Error {}
+    func credentials(for url: WSURL) async throws -> Credentials { throw Outage() }
+}
+
+@Test func aFailingAuthSourceIsAClassifiedError() async throws {
+    let request = ConnectRequest(url: try WSURL("ws://127.0.0.1:1/?token=secret"), auth: FailingAuthSource())
+    do {
+        _ = try await NIOConnector().connect(request)
+        Issue.record("expected an error")
+    } catch let e as WSError {
+        #expect(e.code == .authFailed && e.failureClass == .transient)
+        #expect(e.underlying is FailingAuthSource.Outage)
+        #expect(!e.message.contains("secret"), "the URL in the message is redacted")
+    }
+}
