@@ -13,5 +13,5 @@ while [ $# -gt 0 ]; do
 done
 CORPUS=/tmp/bench-journal-corpus-$MB
 [ -f "$CORPUS.frames" ] || python3 /work/shared/corpus/gen_corpus.py --mb "$MB" $EXTRA --out "$CORPUS"
-flock /tmp/wiretape-swift.lock swift build -c release --scratch-path .build-release --product bench-journal >/dev/null
+out=$(swift build -c release --scratch-path .build-release --product bench-journal 2>&1) || { echo "$out"; exit 1; }
 exec .build-release/release/bench-journal all "$CORPUS.frames" /tmp/bench-journal-scratch-$$

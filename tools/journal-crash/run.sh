@@ -10,5 +10,5 @@ case "${1:-}" in
   --short) ARGS="--iterations 40"; shift ;;
   --long) ARGS="--iterations 1000"; shift ;;
 esac
-flock /tmp/wiretape-swift.lock swift build --product journal-crash >/dev/null
+out=$(swift build --product journal-crash 2>&1) || { echo "$out"; exit 1; }
 exec .build/debug/journal-crash run $ARGS "$@"

@@ -9,16 +9,16 @@ cd "$(dirname "$0")/../.."
 case "${1:-}" in
   --libfuzzer)
     shift
-    flock /tmp/wiretape-swift.lock swift build --scratch-path .build-fuzz --product journal-fuzz \
+    out=$(swift build --scratch-path .build-fuzz --product journal-fuzz \
       -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING \
-      -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld >/dev/null
+      -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld 2>&1) || { echo "$out"; exit 1; }
     mkdir -p .build-fuzz/corpus
     exec .build-fuzz/debug/journal-fuzz .build-fuzz/corpus tools/journal-fuzz/corpus "$@" ;;
   --long)
     shift
-    flock /tmp/wiretape-swift.lock swift build -c release --scratch-path .build-release --product journal-fuzz >/dev/null
+    out=$(swift build -c release --scratch-path .build-release --product journal-fuzz 2>&1) || { echo "$out"; exit 1; }
     exec .build-release/release/journal-fuzz --iterations 20000000 "$@" ;;
   --short) shift ;;
 esac
-flock /tmp/wiretape-swift.lock swift build --product journal-fuzz >/dev/null
+out=$(swift build --product journal-fuzz 2>&1) || { echo "$out"; exit 1; }
 exec .build/debug/journal-fuzz --iterations 200000 "$@"
