@@ -55,7 +55,9 @@ let package = Package(
         .target(name: "WireTapeResilience", dependencies: ["WireTapeCore"]),
 
         // The journal: LZ4 segment files indexed in SQLite.
-        .target(name: "WireTapeJournal", dependencies: ["WireTapeCore", "CLZ4", "CSQLite"]),
+        .target(name: "WireTapeJournal", dependencies: ["WireTapeCore", "CLZ4", "CSQLite", "CCRC32C"]),
+        // Hardware CRC-32C (SSE4.2) for the journal's checksums; software fallback in Swift.
+        .target(name: "CCRC32C"),
 
         // The command-line tool: commands live in a library so tests can run them.
         .target(

@@ -72,3 +72,15 @@ import WireTapeCore
         #expect(JournalFormat.parseSegmentFileName("index.sqlite") == nil)
     }
 }
+
+struct CRC32CImplementationTests {
+    @Test(arguments: [0, 1, 7, 8, 9, 63, 64, 65, 1000, 4096, 65_537])
+    func hardwareAndSoftwareAgree(_ n: Int) {
+        var rng = SystemRandomNumberGenerator()
+        let data = (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        let software = data.withUnsafeBytes { CRC32C.softwareUpdate(0, $0) }
+        #expect(CRC32C.checksum(data) == software, "\(n) bytes; hardware: \(CRC32C.usesHardware)")
+        let seeded = data.withUnsafeBytes { CRC32C.softwareUpdate(0x1234_5678, $0) }
+        #expect(data.withUnsafeBytes { CRC32C.update(0x1234_5678, $0) } == seeded)
+    }
+}
