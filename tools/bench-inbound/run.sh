@@ -11,8 +11,8 @@ while [ $# -gt 0 ]; do case "$1" in --mb) mb=$2; shift 2;; --runs) runs=$2; shif
 tools/setup.sh
 py=.venv/bin/python
 work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-python3 ../shared/corpus/gen_corpus.py --mb "$mb" --snapshots 0 --out "$work/corpus" >/dev/null 2>&1 || \
-  python3 "$(git rev-parse --show-toplevel)/../shared/corpus/gen_corpus.py" --mb "$mb" --snapshots 0 --out "$work/corpus" >/dev/null
+# The benchmark corpus generator lives beside the repository (../shared/corpus).
+python3 ../shared/corpus/gen_corpus.py --mb "$mb" --snapshots 0 --out "$work/corpus" >/dev/null
 swift build -c release --product wiretape-bench-inbound 2>&1 | grep -E "error" || true
 bin=$(swift build -c release --show-bin-path)/wiretape-bench-inbound
 

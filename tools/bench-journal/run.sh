@@ -12,6 +12,6 @@ while [ $# -gt 0 ]; do
   esac
 done
 CORPUS=/tmp/bench-journal-corpus-$MB
-[ -f "$CORPUS.frames" ] || python3 /work/shared/corpus/gen_corpus.py --mb "$MB" $EXTRA --out "$CORPUS"
+[ -f "$CORPUS.frames" ] || python3 ../shared/corpus/gen_corpus.py --mb "$MB" $EXTRA --out "$CORPUS"
 out=$(swift build -c release --scratch-path .build-release --product bench-journal 2>&1) || { echo "$out"; exit 1; }
 exec .build-release/release/bench-journal all "$CORPUS.frames" /tmp/bench-journal-scratch-$$
