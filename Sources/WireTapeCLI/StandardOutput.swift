@@ -1,10 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-/// Buffered writing to stdout and one-line messages to stderr.
+/// Buffered line output for live commands (`tap`, `demo`), and one-line messages to stderr.
 ///
 /// Lines are collected and written in batches; ``flush()`` is called whenever the producer
 /// has nothing more to say right now, so live output stays live without a syscall per line.
@@ -31,30 +25,17 @@ public final class StandardOutput {
         if buffer.count >= 1 << 16 { flush() }
     }
 
-    /// Writes what is buffered.
+    /// Writes what is buffered (through ``JournalOutput/current``, the CLI's one sink).
     public func flush() {
         guard !buffer.isEmpty else { return }
-        if discarding {
-            buffer.removeAll(keepingCapacity: true)
-            return
-        }
-        buffer.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(1, raw.baseAddress! + offset, raw.count - offset)
-                if n <= 0 {
-                    if n < 0 && errno == EINTR { continue }
-                    break  // stdout closed (e.g. `| head`): drop the rest, like other tools do
-                }
-                offset += n
-            }
+        if !discarding {
+            buffer.withUnsafeBytes { JournalOutput.current.write($0) }
         }
         buffer.removeAll(keepingCapacity: true)
     }
 
     /// Writes `wiretape: <message>` to stderr on one line.
     public static func warn(_ message: String) {
-        let text = "wiretape: " + message.split(whereSeparator: \.isNewline).joined(separator: " ") + "\n"
-        text.utf8CString.withUnsafeBufferPointer { p in _ = write(2, p.baseAddress!, p.count - 1) }
+        JournalOutput.current.warn("wiretape: " + message.split(whereSeparator: \.isNewline).joined(separator: " "))
     }
 }
