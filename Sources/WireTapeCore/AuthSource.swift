@@ -87,6 +87,20 @@ public enum Redaction {
         headers.map { HTTPHeaderField($0.name, redactedValue(name: $0.name, value: $0.value)) }
     }
 
+    /// A URL with its credentials removed: user info (`user:pass@`) and secret query values.
+    /// Works on any URL text, valid or not, so it can be applied to whatever is about to be
+    /// written or logged.
+    public static func redact(url: String) -> String {
+        var text = url
+        if let schemeEnd = url.firstRange(of: "://") {
+            let authority = url[schemeEnd.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+            if let at = authority.lastIndex(of: "@") {
+                text = String(url[..<schemeEnd.upperBound]) + placeholder + String(url[at...])
+            }
+        }
+        return redact(requestTarget: text)
+    }
+
     /// A request target (`/path?a=1&token=x`) with secret query values replaced.
     public static func redact(requestTarget: String) -> String {
         guard let q = requestTarget.firstIndex(of: "?") else { return requestTarget }

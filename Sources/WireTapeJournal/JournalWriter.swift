@@ -287,7 +287,7 @@ public final class JournalWriter {
         switch body {
         case .session(let e): b = .session(e.redacted)
         case .connect(var e):
-            e.url = e.url.map(redactURL)
+            e.url = e.url.map(Redaction.redact(url:))
             b = .connect(e)
         default: break
         }

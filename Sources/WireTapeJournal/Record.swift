@@ -182,36 +182,12 @@ public struct SessionEvent: Sendable, Hashable {
     /// replaced by ``Redaction/placeholder``, and URL user info dropped.
     public var redacted: SessionEvent {
         var e = self
-        e.url = url.map(redactURL)
+        e.url = url.map(Redaction.redact(url:))
         e.headers = Redaction.redact(headers)
         return e
     }
 }
 
-/// Removes credentials from a URL: user info (`user:pass@`) and secret query values.
-public func redactURL(_ url: String) -> String {
-    var s = url
-    let u = Array(url.utf8)
-    if let schemeEnd = findSubsequence(u, Array("://".utf8)) {
-        let authStart = schemeEnd + 3
-        var authEnd = authStart
-        while authEnd < u.count, u[authEnd] != UInt8(ascii: "/"), u[authEnd] != UInt8(ascii: "?"), u[authEnd] != UInt8(ascii: "#") {
-            authEnd += 1
-        }
-        if let at = u[authStart..<authEnd].lastIndex(of: UInt8(ascii: "@")) {
-            let head = String(decoding: u[..<authStart], as: UTF8.self)
-            let tail = String(decoding: u[(at + 1)...], as: UTF8.self)
-            s = head + Redaction.placeholder + "@" + tail
-        }
-    }
-    return Redaction.redact(requestTarget: s)
-}
-
-func findSubsequence(_ hay: [UInt8], _ needle: [UInt8]) -> Int? {
-    guard hay.count >= needle.count else { return nil }
-    for i in 0...(hay.count - needle.count) where hay[i..<(i + needle.count)].elementsEqual(needle) { return i }
-    return nil
-}
 
 /// What a record says.
 public enum RecordBody: Sendable, Hashable {

@@ -45,6 +45,12 @@ struct RedactionAndHeaderTests {
         #expect(HTTPHeaderField("Authorization", "Bearer x").description == "Authorization: <redacted>")
     }
 
+    @Test func urlTextLosesUserInfoAndSecretQueryValues() {
+        #expect(Redaction.redact(url: "wss://user:pw@venue.example/ws?token=a&x=1") == "wss://<redacted>@venue.example/ws?token=<redacted>&x=1")
+        #expect(Redaction.redact(url: "ws://host/path@x") == "ws://host/path@x", "an @ after the authority is not user info")
+        #expect(Redaction.redact(url: "not a url") == "not a url")
+    }
+
     @Test func headerLinesParseAndRejectMalformedInput() throws {
         let h = try HTTPHeaderField(parsing: "X-Test:  some value ")
         #expect(h.name == "X-Test" && h.value == "some value")
