@@ -2,6 +2,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
+import Synchronization
 import WireTapeCore
 
 /// The built-in demo feed: a WebSocket server on 127.0.0.1 (port 0) that plays a synthetic
@@ -90,8 +91,6 @@ private final class ConnectionCounter: Sendable {
     private let value = Atomic<Int>(0)
     func next() -> Int { value.add(1, ordering: .relaxed).newValue }
 }
-
-import Synchronization
 
 /// Plays one ``DemoFeedServer/Step`` on an upgraded connection.
 private final class DemoFeedHandler: ChannelInboundHandler {

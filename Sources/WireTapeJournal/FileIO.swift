@@ -94,9 +94,12 @@ enum FS {
         return stat(path, &st) == 0 ? UInt64(st.st_size) : nil
     }
 
-    /// Creates `path` (one level) when missing.
+    /// Creates `path` when missing, with any missing parents (like `mkdir -p`).
     static func makeDirectory(_ path: String) throws(JournalError) {
         if isDirectory(path) { return }
+        if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
+            try makeDirectory(String(path[..<slash]))
+        }
         if mkdir(path, 0o755) != 0 && errno != EEXIST {
             throw JournalError.system("mkdir", path: path, what: "creating the journal directory")
         }

@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 import WireTapeCore
 
@@ -132,5 +133,3 @@ final class Counter: Sendable {
     func increment() { storage.withLock { $0 += 1 } }
     var value: Int { storage.withLock { $0 } }
 }
-
-import Synchronization
