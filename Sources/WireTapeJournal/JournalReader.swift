@@ -204,30 +204,19 @@ public final class JournalCursor {
     /// next call on this cursor.
     /// - Throws: as ``next()``.
     public func nextView() throws(JournalError) -> RecordView? {
-        while true {
-            if inBlock {
-                let raw = reader!.raw.bytes
-                while headIndex < contents.heads.count {
-                    let h = contents.heads[headIndex]
-                    headIndex += 1
-                    guard options.filter.accepts(kindByte: h.kindByte, seq: h.seq, epoch: h.epoch, wall: h.wall),
-                        let kind = RecordKind(rawValue: h.kindByte)
-                    else { continue }
-                    let bytes = UnsafeRawBufferPointer(rebasing: raw[h.bodyStart..<h.bodyEnd])
-                    if kind == .inboundFrame || kind == .outboundFrame {
-                        return RecordView(
-                            seq: h.seq, epoch: h.epoch, wallNanos: h.wall, monoNanos: h.mono, kind: kind,
-                            opcode: h.flags & RecordCodec.frameBinary != 0 ? .binary : .text, payload: bytes, body: nil)
-                    }
-                    let body: RecordBody?? = try? RecordCodec.decodeBody(h, in: raw)
-                    guard case .some(.some(let b)) = body else { continue }
-                    return RecordView(seq: h.seq, epoch: h.epoch, wallNanos: h.wall, monoNanos: h.mono, kind: kind, opcode: nil, payload: UnsafeRawBufferPointer(start: nil, count: 0), body: b)
-                }
-                inBlock = false
+        while let (h, raw) = try nextAcceptedHead() {
+            guard let kind = RecordKind(rawValue: h.kindByte) else { continue }
+            let bytes = UnsafeRawBufferPointer(rebasing: raw[h.bodyStart..<h.bodyEnd])
+            if kind == .inboundFrame || kind == .outboundFrame {
+                return RecordView(
+                    seq: h.seq, epoch: h.epoch, wallNanos: h.wall, monoNanos: h.mono, kind: kind,
+                    opcode: h.flags & RecordCodec.frameBinary != 0 ? .binary : .text, payload: bytes, body: nil)
             }
-            if finished { return nil }
-            guard try loadNextBlock() else { return nil }
+            let body: RecordBody?? = try? RecordCodec.decodeBody(h, in: raw)
+            guard case .some(.some(let b)) = body else { continue }
+            return RecordView(seq: h.seq, epoch: h.epoch, wallNanos: h.wall, monoNanos: h.mono, kind: kind, opcode: nil, payload: UnsafeRawBufferPointer(start: nil, count: 0), body: b)
         }
+        return nil
     }
 
     /// The next record the filter accepts, or nil at the current end of the journal.
@@ -235,19 +224,29 @@ public final class JournalCursor {
     /// After nil, a later call returns records appended since (following a live journal).
     /// - Throws: ``JournalError`` on I/O failure, or on damage under ``CorruptionPolicy/stop``.
     public func next() throws(JournalError) -> JournalRecord? {
+        while let (h, raw) = try nextAcceptedHead() {
+            // Bodies were validated with the block; decoding cannot fail here.
+            guard let body = try? RecordCodec.decodeBody(h, in: raw) else {
+                unknownRecordsSkipped += 1
+                continue
+            }
+            return JournalRecord(seq: h.seq, epoch: h.epoch, wallNanos: h.wall, monoNanos: h.mono, body: body)
+        }
+        return nil
+    }
+
+    /// The next record head the filter accepts and the bytes of its block (valid until the
+    /// next call), loading blocks as needed; nil at the current end of the journal.
+    private func nextAcceptedHead() throws(JournalError) -> (RecordHead, UnsafeRawBufferPointer)? {
         while true {
             if inBlock {
                 let raw = reader!.raw.bytes
                 while headIndex < contents.heads.count {
                     let h = contents.heads[headIndex]
                     headIndex += 1
-                    guard options.filter.accepts(kindByte: h.kindByte, seq: h.seq, epoch: h.epoch, wall: h.wall) else { continue }
-                    // Bodies were validated with the block; decoding cannot fail here.
-                    guard let body = try? RecordCodec.decodeBody(h, in: raw) else {
-                        unknownRecordsSkipped += 1
-                        continue
+                    if options.filter.accepts(kindByte: h.kindByte, seq: h.seq, epoch: h.epoch, wall: h.wall) {
+                        return (h, raw)
                     }
-                    return JournalRecord(seq: h.seq, epoch: h.epoch, wallNanos: h.wall, monoNanos: h.mono, body: body)
                 }
                 inBlock = false
             }
