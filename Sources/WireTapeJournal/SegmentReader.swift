@@ -34,9 +34,9 @@ final class SegmentReader {
     private(set) var header: SegmentHeader?
     /// Why the header is invalid, when it is.
     private(set) var headerProblem: String?
-    private let headerBytes = ByteBuffer(capacity: 128)
-    let stored = ByteBuffer(capacity: 80 << 10)
-    let raw = ByteBuffer(capacity: 80 << 10)
+    private let headerBytes = GrowableBytes(capacity: 128)
+    let stored = GrowableBytes(capacity: 80 << 10)
+    let raw = GrowableBytes(capacity: 80 << 10)
 
     init(directory: String, name: String) throws(JournalError) {
         self.name = name
@@ -118,7 +118,7 @@ final class SegmentReader {
     /// The offset of the next valid block header or seal after `offset`, if any.
     func resync(after offset: UInt64) throws(JournalError) -> UInt64? {
         let chunk = 1 << 20
-        let buf = ByteBuffer(capacity: chunk + 128)
+        let buf = GrowableBytes(capacity: chunk + 128)
         var pos = offset + 1
         while pos + 4 <= size {
             let want = Int(min(UInt64(chunk + JournalFormat.blockHeaderSize), size - pos))
