@@ -148,6 +148,9 @@ final class JournalIndex {
         if readOnly && !FS.exists(path) {
             throw JournalError(.index, "the index \(path) is missing; run `wiretape reindex` to rebuild it from the segments", path: path)
         }
+        for file in [path, path + "-wal", path + "-shm"] {
+            try FileDescriptor.requireRegularIfPresent(file, what: "opening the index")
+        }
         db = try SQLiteDatabase(path: path, readOnly: readOnly)
         if !readOnly {
             try db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")

@@ -146,6 +146,17 @@ public final class JournalWriter {
         self.directory = directory
         self.options = options
         try FS.makeDirectory(directory)
+        let entries = try FS.list(directory)
+        if !entries.isEmpty, !entries.contains(where: {
+            $0 == JournalFormat.indexFileName || $0 == JournalFormat.lockFileName
+                || JournalFormat.parseSegmentFileName($0) != nil
+        }) {
+            throw JournalError(
+                .notAJournal,
+                "\(directory) is not empty and holds no journal (no segment, index or lock file); "
+                    + "write the journal into a new or empty directory",
+                path: directory)
+        }
         lock = try WriterLock(directory: directory)
         let indexPath = joinPath(directory, JournalFormat.indexFileName)
         var idx: JournalIndex
@@ -159,10 +170,11 @@ public final class JournalWriter {
         raw = GrowableBytes(capacity: options.blockSize + 4096)
         builder = BlockBuilder(capacity: options.blockSize)
         out = GrowableBytes(capacity: options.blockSize + options.blockSize / 255 + 4096)
-        if let l = report.lastSeq {
-            nextSeq = l + 1
-            lastSeq = l
-            writtenThroughSeq = l
+        if let l = report.lastSeq { writtenThroughSeq = l }
+        if let used = report.highestSeqUsed {
+            // Never reuse a number that a damaged (unreadable) record may hold.
+            nextSeq = used &+ 1
+            lastSeq = used
         }
         // Continue the newest segment when it is not sealed.
         if let last = scans.last, !last.sealed, last.header != nil, let seq = JournalFormat.parseSegmentFileName(last.name) {
@@ -414,7 +426,8 @@ public final class JournalWriter {
         let name = JournalFormat.segmentFileName(firstSeq: blockFirstSeq)
         let path = joinPath(directory, name)
         let created = minWall == .max ? 0 : minWall
-        let f = try FileDescriptor.open(path, O_RDWR | O_CREAT | O_TRUNC, what: "creating segment")
+        // O_EXCL: a writer never overwrites a file it did not create in this run.
+        let f = try FileDescriptor.open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, what: "creating segment")
         let header = SegmentHeader(firstSeq: blockFirstSeq, createdWallNanos: created).encode()
         do throws(JournalError) {
             try writeAll(header, f, at: 0)
