@@ -114,6 +114,10 @@ public final class JournalWriter {
 
     /// The sequence number the next record gets when none is given.
     public private(set) var nextSeq: UInt64 = 1
+    /// Wall-time backsteps among the indexed blocks, and their latest wall time (see
+    /// `JournalIndex.wallBacksteps()`), kept up to date as blocks are indexed.
+    private var wallBacksteps: Int64 = 0
+    private var indexedMaxWall: Int64?
     /// Every record up to this sequence number has been written to the segment file with
     /// `write(2)`: it survives a crash of this process (not necessarily a power loss).
     public private(set) var writtenThroughSeq: UInt64?
@@ -167,6 +171,8 @@ public final class JournalWriter {
         index = idx
         let (report, scans) = try JournalMaintenance.recover(directory: directory, index: index)
         recovery = report
+        wallBacksteps = try index.wallBacksteps()
+        indexedMaxWall = try index.maxWall()
         raw = GrowableBytes(capacity: options.blockSize + 4096)
         builder = BlockBuilder(capacity: options.blockSize)
         out = GrowableBytes(capacity: options.blockSize + options.blockSize / 255 + 4096)
@@ -408,7 +414,12 @@ public final class JournalWriter {
         try index.begin()
         do throws(JournalError) {
             for s in indexSegments { try index.addSegment(fileName: s.0, firstSeq: s.1, createdWall: s.2, sealed: s.3) }
-            for b in indexBlocks { try index.add(b) }
+            for b in indexBlocks {
+                try index.add(b)
+                if let m = indexedMaxWall, b.minWall < m { wallBacksteps += 1 }
+                indexedMaxWall = max(indexedMaxWall ?? b.maxWall, b.maxWall)
+            }
+            if let last = indexBlocks.last { try index.storeWallBacksteps(wallBacksteps, throughSeq: last.lastSeq) }
             for l in indexLifecycle { try index.add(l) }
             for s in indexSessions { try index.add(s) }
             try index.commit()

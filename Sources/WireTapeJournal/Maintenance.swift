@@ -388,6 +388,7 @@ public enum JournalMaintenance {
                 report.recordsScanned += res.recordCount
                 if let l = res.lastSeq { previous = l; report.lastSeq = l }
             }
+            if let last = report.lastSeq { try index.storeWallBacksteps(try index.countWallBacksteps(), throughSeq: last) }
             try index.commit()
             try index.db.exec("PRAGMA wal_checkpoint(TRUNCATE)")
         }
