@@ -24,7 +24,8 @@ struct ReconnectingConnectorTests {
         let d1 = await h.pendingDelay()
         #expect(d1 >= .milliseconds(500) && d1 <= .seconds(1))
         h.clock.advanceToNextDeadline()
-        s = await h.waitForEpoch(2)
+        // Epoch 2 ends as soon as it starts: a reader of the watch may skip its `connected`.
+        s = await h.waitFor { $0.epoch == 2 }
         #expect(s.reconnects == 1)
         let b = try await it.next()
         #expect(b?.frame == .text("b") && b?.epoch == 2)
@@ -323,9 +324,9 @@ struct ReconnectingConnectorTests {
         await h.waitFor { $0.failedAttempts == 1 && $0.state == .reconnecting }
         let sink = h.connection.sink
         let first = Task { try await sink.send(.text("one")) }
-        await eventually("one waiting") { sink.stats.waiting == 1 }
+        await sink.waitForWaitingSenders(1)
         let second = Task { try await sink.send(.text("two")) }
-        await eventually("two waiting") { sink.stats.waiting == 2 }
+        await sink.waitForWaitingSenders(2)
         await #expect { try await sink.send(.text("three")) } throws: { ($0 as? WSError)?.code == .sendQueueFull }
         _ = await h.pendingDelay()
         h.clock.advanceToNextDeadline()
@@ -352,7 +353,7 @@ struct ReconnectingConnectorTests {
         await h.waitFor { $0.failedAttempts == 1 && $0.state == .reconnecting }
         let sink = h.connection.sink
         let pending = Task { try await sink.send(.text("never")) }
-        await eventually("waiting") { sink.stats.waiting == 1 }
+        await sink.waitForWaitingSenders(1)
         await h.connection.shutdown()
         await #expect { try await pending.value } throws: { ($0 as? WSError)?.code == .sinkClosed }
         #expect(sink.stats.abandoned == 1)
@@ -386,7 +387,7 @@ struct KeepaliveAndRateTests {
         let stale = await h.waitFor { $0.state == .stale }
         #expect(stale.epoch == 1)
         #expect(h.clock.now.offset == .seconds(10))
-        await eventually("probe sent") { h.mock.peers[0].pingsReceived == 1 }
+        await h.mock.peers[0].waitForPings(1)
         // Probe polls every pongTimeout/4 until the pong timeout.
         for _ in 0..<4 {
             _ = await h.pendingDelay()
@@ -395,11 +396,48 @@ struct KeepaliveAndRateTests {
         let s = await h.waitFor { $0.state == .reconnecting }
         #expect(h.clock.now.offset == .seconds(14))
         #expect(s.lastDisconnect?.errorCode == .livenessTimeout)
-        #expect(h.mock.peers[0].clientClose != nil)
+        #expect(h.mock.peers[0].ending == .clientAborted)  // dropped at once, no close handshake
         _ = await h.pendingDelay()
         h.clock.advanceToNextDeadline()
         await h.waitForEpoch(2)
         await h.connection.shutdown()
+    }
+
+    @Test func livenessTimeoutOnABlackholedPeerReconnectsWithoutWaitingTheCloseTimeout() async throws {
+        // The peer answers neither pings nor close frames: a graceful close would wait the
+        // request's close timeout (5 s) on the clock before the reconnect could start.
+        let h = Harness(
+            [.accept(MockScript([], answersPings: false, answersClose: false))], fallback: .accept([]),
+            config: quietConfig(keepalive: keepalive))
+        await h.waitForEpoch(1)
+        for _ in 0..<5 {  // the idle check, then four probe polls
+            _ = await h.pendingDelay()
+            h.clock.advanceToNextDeadline()
+        }
+        let s = await h.waitFor { $0.state == .reconnecting }
+        #expect(s.lastDisconnect?.errorCode == .livenessTimeout)
+        #expect(h.clock.now.offset == .seconds(14))
+        #expect(h.mock.peers[0].ending == .clientAborted)
+        let d = await h.pendingDelay()  // the backoff, starting at the expiry
+        #expect(d >= .milliseconds(500) && d <= .seconds(1))
+        h.clock.advanceToNextDeadline()
+        await h.waitForEpoch(2)
+        #expect(h.mock.attempts[1].at == .seconds(14) + d)
+        await h.connection.shutdown()
+    }
+
+    @Test func aGracefulCloseOfABlackholedPeerWaitsTheCloseTimeout() async throws {
+        // The counterpart of the test above: the mock models the wait that an abort avoids.
+        let h = Harness([.accept(MockScript([], answersPings: false, answersClose: false))])
+        await h.waitForEpoch(1)
+        let closing = Task { await h.connection.shutdown() }
+        let d = await h.pendingDelay()
+        #expect(d == ConnectRequest(url: testURL).config.closeTimeout)
+        #expect(h.connection.snapshot.state == .connected)
+        h.clock.advanceToNextDeadline()
+        await closing.value
+        #expect(h.connection.snapshot.state == .closed)
+        #expect(h.mock.peers[0].clientClose?.code == .normalClosure)
     }
 
     @Test func pongDuringTheProbeResumes() async throws {
@@ -440,7 +478,8 @@ struct KeepaliveAndRateTests {
             await h.clock.waitForSleepers(count: 2)
             h.clock.advance(by: .seconds(5))
         }
-        await eventually("all trickles played") { h.mock.peers[0].connection.activity.bytesRead >= 8 * (64 << 10) }
+        await h.mock.peers[0].waitForScript()
+        #expect(h.mock.peers[0].connection.activity.bytesRead >= 8 * (64 << 10))
         #expect(h.connection.snapshot.state == .connected)
         #expect(h.mock.peers[0].pingsReceived == 0)
         await h.connection.shutdown()
@@ -452,7 +491,8 @@ struct KeepaliveAndRateTests {
             config: quietConfig(rateLimit: SendRateLimit(messagesPerSecond: 5, burst: 3)))
         await h.waitForEpoch(1)
         let peer = await h.mock.peer(1)
-        await eventually("two pongs sent") { peer.connection.activity.pongsSent == 2 }
+        await peer.waitForScript()
+        #expect(peer.connection.activity.pongsSent == 2)
         let sink = h.connection.sink
         let sender = Task {
             for i in 0..<4 { try await sink.send(.text("m\(i)")) }

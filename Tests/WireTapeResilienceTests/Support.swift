@@ -55,15 +55,6 @@ struct Harness {
     }
 }
 
-/// Yields until `condition` holds (for counters without a notification); fails after many tries.
-func eventually(_ what: String, _ condition: () -> Bool) async {
-    for _ in 0..<100_000 {
-        if condition() { return }
-        await Task.yield()
-    }
-    Issue.record("never became true: \(what)")
-}
-
 final class CountingAuth: AuthSource {
     let calls = Mutex(0)
     func credentials(for url: WSURL) async throws -> Credentials {
