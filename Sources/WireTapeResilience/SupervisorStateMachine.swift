@@ -463,15 +463,7 @@ struct SupervisorStateMachine<Random: RandomNumberGenerator> {
     ) {
         switch decision {
         case .unrecoverable(let why):
-            let error: WSError
-            switch cause {
-            case .error(let e): error = e
-            case .peerClosed(let code, let reason):
-                error = WSError(.closedByPeer, why, closeCode: code, closeReason: reason)
-            case .localClose(let code, let reason):
-                // Closed by this side, not by the peer.
-                error = WSError(.sinkClosed, why, closeCode: code, closeReason: reason)
-            }
+            let error = Self.unrecoverableError(for: cause, why: why)
             end(state: .unrecoverable, cause: cause, failedAttempt: failedAttempt, inboundError: error,
                 sinkError: WSError(.sinkClosed, "the connection to \(url) is unrecoverable: \(why)", underlying: error),
                 &actions)
@@ -484,6 +476,19 @@ struct SupervisorStateMachine<Random: RandomNumberGenerator> {
             if failedAttempt { next.failedAttempts += 1 }
             publish(next, &actions)
             scheduleDue(at: now + delay, &actions)
+        }
+    }
+
+    /// The error the inbound sequence throws when `cause` made the session unrecoverable:
+    /// the cause's own error, or one that says who closed.
+    static func unrecoverableError(for cause: DisconnectCause, why: String) -> WSError {
+        switch cause {
+        case .error(let e): return e
+        case .peerClosed(let code, let reason):
+            return WSError(.closedByPeer, why, closeCode: code, closeReason: reason)
+        case .localClose(let code, let reason):
+            // Closed by this side, not by the peer.
+            return WSError(.sinkClosed, why, closeCode: code, closeReason: reason)
         }
     }
 
