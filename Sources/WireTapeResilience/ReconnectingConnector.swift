@@ -67,8 +67,10 @@ public struct ReconnectingConnector: Sendable {
 /// - ``inbound``: frames from every epoch, in order, each stamped with its epoch.
 /// - ``sink``: sends on the current connection (see ``DisconnectedSendPolicy`` for the gaps).
 /// - ``lifecycle``: snapshots whose ``WireTapeCore/LifecycleSnapshot/epoch`` grows by one per
-///   successful connect and whose ``WireTapeCore/LifecycleSnapshot/lastDisconnect`` says why
-///   the last connection or attempt ended. Ends at `closed` or `unrecoverable`.
+///   successful connect. ``WireTapeCore/LifecycleSnapshot/lastDisconnect`` is set on
+///   `reconnecting` (why the last connection or attempt ended) and on the terminal `closed`
+///   or `unrecoverable` (why the session ended), and is `nil` on the other states. Ends at
+///   `closed` or `unrecoverable`.
 /// - ``forceReconnect()`` and ``shutdown(code:reason:)``.
 ///
 /// Adapters replay their subscriptions when a new epoch appears:

@@ -69,3 +69,17 @@ extension DisconnectCause {
         return nil
     }
 }
+
+func format3(_ i: Int) -> String {
+    let s = String(i)
+    return String(repeating: "0", count: max(0, 3 - s.count)) + s
+}
+
+/// Records every snapshot a reader of the watch saw.
+final class SnapshotRecorder: Sendable {
+    private let items = Mutex<[LifecycleSnapshot]>([])
+    init(_ watch: LifecycleWatch) {
+        Task { [self] in for await s in watch.updates() { self.items.withLock { $0.append(s) } } }
+    }
+    var values: [LifecycleSnapshot] { items.withLock { $0 } }
+}
