@@ -32,11 +32,13 @@ enum RecordCodec {
     // Flag bits per kind (SPEC.md §5.3).
     static let frameBinary: UInt8 = 0x01
     static let lcCloseCode: UInt8 = 0x01, lcCloseReason: UInt8 = 0x02, lcError: UInt8 = 0x04, lcMessage: UInt8 = 0x08
+    static let lcClosedBy: UInt8 = 0x10, lcCounters: UInt8 = 0x20
     static let cnURL: UInt8 = 0x01, cnStatus: UInt8 = 0x02, cnError: UInt8 = 0x04, cnMessage: UInt8 = 0x08
+    static let cnRetryAfter: UInt8 = 0x10
     static let ssURL: UInt8 = 0x01, ssHeaders: UInt8 = 0x02, ssMessage: UInt8 = 0x04
 
     /// Encodes the body of a non-frame record into `scratch` and returns its flags.
-    static func encodeBody(_ body: RecordBody, into scratch: ByteBuffer) -> UInt8 {
+    static func encodeBody(_ body: RecordBody, into scratch: GrowableBytes) -> UInt8 {
         scratch.clear()
         var flags: UInt8 = 0
         switch body {
@@ -49,12 +51,21 @@ enum RecordCodec {
             if let r = e.closeReason { flags |= lcCloseReason; scratch.appendString(r) }
             if let r = e.error { flags |= lcError; scratch.appendString(r) }
             if let r = e.message { flags |= lcMessage; scratch.appendString(r) }
+            if let by = e.closedBy { flags |= lcClosedBy; scratch.appendByte(by == .peer ? 0 : 1) }
+            if let c = e.counters {
+                flags |= lcCounters
+                scratch.appendVarint(c.totalLagged)
+                scratch.appendVarint(c.totalLaggedBytes)
+                scratch.appendVarint(c.reconnects)
+                scratch.appendVarint(c.failedAttempts)
+            }
         case .connect(let e):
             scratch.appendByte(e.outcome.rawValue)
             if let u = e.url { flags |= cnURL; scratch.appendString(u) }
             if let s = e.httpStatus { flags |= cnStatus; scratch.appendU16(s) }
             if let r = e.error { flags |= cnError; scratch.appendString(r) }
             if let r = e.message { flags |= cnMessage; scratch.appendString(r) }
+            if let s = e.retryAfterSeconds { flags |= cnRetryAfter; scratch.appendVarint(UInt64(s)) }
         case .session(let e):
             scratch.appendByte(e.phase.rawValue)
             if let u = e.url { flags |= ssURL; scratch.appendString(u) }
@@ -94,6 +105,18 @@ enum RecordCodec {
             if f & lcCloseReason != 0 { e.closeReason = try r.string("close reason") }
             if f & lcError != 0 { e.error = try r.string("error") }
             if f & lcMessage != 0 { e.message = try r.string("message") }
+            if f & lcClosedBy != 0 {
+                let by = try r.u8("closed by")
+                guard by <= 1 else {
+                    throw DecodeFailure(field: "closed by", position: r.position - 1, why: "unknown initiator \(by)")
+                }
+                e.closedBy = by == 0 ? .peer : .local
+            }
+            if f & lcCounters != 0 {
+                e.counters = LifecycleCounters(
+                    totalLagged: try r.varint("total lagged"), totalLaggedBytes: try r.varint("total lagged bytes"),
+                    reconnects: try r.varint("reconnects"), failedAttempts: try r.varint("failed attempts"))
+            }
             return .lifecycle(e)
         case .connect:
             let o = try r.u8("connect outcome")
@@ -105,6 +128,13 @@ enum RecordCodec {
             if f & cnStatus != 0 { e.httpStatus = try r.u16("http status") }
             if f & cnError != 0 { e.error = try r.string("error") }
             if f & cnMessage != 0 { e.message = try r.string("message") }
+            if f & cnRetryAfter != 0 {
+                let v = try r.varint("retry after")
+                guard v <= UInt64(UInt32.max) else {
+                    throw DecodeFailure(field: "retry after", position: r.position, why: "\(v) s exceeds 2^32-1")
+                }
+                e.retryAfterSeconds = UInt32(v)
+            }
             return .connect(e)
         case .session:
             let p = try r.u8("session phase")
@@ -146,20 +176,20 @@ let blockColumnCount = 8
 final class BlockBuilder {
     // One buffer per column, as separate properties: the append path then touches no array
     // (no bounds checks or reference counting per field).
-    let kinds: ByteBuffer, flags: ByteBuffer, seqs: ByteBuffer, epochs: ByteBuffer
-    let walls: ByteBuffer, monos: ByteBuffer, lengths: ByteBuffer, bodies: ByteBuffer
-    let payloads: ByteBuffer
-    var columns: [ByteBuffer] { [kinds, flags, seqs, epochs, walls, monos, lengths, bodies] }
-    let scratch = ByteBuffer(capacity: 1024)
+    let kinds: GrowableBytes, flags: GrowableBytes, seqs: GrowableBytes, epochs: GrowableBytes
+    let walls: GrowableBytes, monos: GrowableBytes, lengths: GrowableBytes, bodies: GrowableBytes
+    let payloads: GrowableBytes
+    var columns: [GrowableBytes] { [kinds, flags, seqs, epochs, walls, monos, lengths, bodies] }
+    let scratch = GrowableBytes(capacity: 1024)
     var state = DeltaState(firstSeq: 0)
     var count = 0
 
     init(capacity: Int) {
         let c = capacity / 16 + 256
-        kinds = ByteBuffer(capacity: c); flags = ByteBuffer(capacity: c); seqs = ByteBuffer(capacity: c)
-        epochs = ByteBuffer(capacity: c); walls = ByteBuffer(capacity: c); monos = ByteBuffer(capacity: c)
-        lengths = ByteBuffer(capacity: c); bodies = ByteBuffer(capacity: c)
-        payloads = ByteBuffer(capacity: capacity + 1024)
+        kinds = GrowableBytes(capacity: c); flags = GrowableBytes(capacity: c); seqs = GrowableBytes(capacity: c)
+        epochs = GrowableBytes(capacity: c); walls = GrowableBytes(capacity: c); monos = GrowableBytes(capacity: c)
+        lengths = GrowableBytes(capacity: c); bodies = GrowableBytes(capacity: c)
+        payloads = GrowableBytes(capacity: capacity + 1024)
     }
 
     /// Uncompressed size of the block so far.
@@ -220,7 +250,7 @@ final class BlockBuilder {
     }
 
     /// Writes the column lengths, the columns and the payloads into `raw`.
-    func assemble(into raw: ByteBuffer) {
+    func assemble(into raw: GrowableBytes) {
         raw.clear()
         raw.reserve(rawCount)
         for c in columns { raw.appendU32(UInt32(c.count)) }

@@ -55,8 +55,8 @@ func seeds() -> [[UInt8]] {
     let bodies: [RecordBody] = [
         .frame(direction: .inbound, opcode: .text, payload: Array("{\"e\":\"trade\",\"p\":\"1.5\"}".utf8)),
         .frame(direction: .outbound, opcode: .binary, payload: [0, 1, 2, 255]),
-        .lifecycle(LifecycleEdge(state: .reconnecting, closeCode: 1006, closeReason: "x", error: "connectionLost", message: "m")),
-        .connect(ConnectEvent(outcome: .failed, url: "wss://a/b", httpStatus: 503, error: "handshakeRejected", message: "busy")),
+        .lifecycle(LifecycleEdge(state: .reconnecting, closeCode: 1006, closeReason: "x", error: "connectionLost", message: "m", closedBy: .peer, counters: LifecycleCounters(totalLagged: 3, totalLaggedBytes: 900, reconnects: 1, failedAttempts: 2))),
+        .connect(ConnectEvent(outcome: .failed, url: "wss://a/b", httpStatus: 503, error: "handshakeRejected", message: "busy", retryAfterSeconds: 7)),
         .session(SessionEvent(phase: .start, url: "wss://a", headers: [HTTPHeaderField("A", "b")], message: "hi")),
         .lag(count: 3, bytes: 900),
         .annotation("note"),
@@ -73,18 +73,7 @@ func seeds() -> [[UInt8]] {
     return [[0] + block, [1] + raw, [2] + lz[0..<Int(n)]]
 }
 
-struct SplitMix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-func mutate(_ input: [UInt8], _ rng: inout SplitMix, pool: [[UInt8]]) -> [UInt8] {
+func mutate(_ input: [UInt8], _ rng: inout SeededRandom, pool: [[UInt8]]) -> [UInt8] {
     var b = input
     for _ in 0..<(1 + Int(rng.next() % 4)) {
         let r = rng.next()
@@ -155,7 +144,7 @@ struct JournalFuzz {
             pool.append(bytes)
             bytes.withUnsafeBytes { fuzzOne($0) }
         }
-        var rng = SplitMix(state: seed)
+        var rng = SeededRandom(seed: seed)
         var accepted = 0
         for i in 0..<iterations {
             let base = pool[Int(rng.next() % UInt64(pool.count))]
