@@ -57,7 +57,7 @@ public final class InboundStream: AsyncSequence, Sendable {
 
     /// Where a diverted stream sends its frames and its end.
     private struct Divert {
-        let frames: @Sendable ([InboundFrame]) -> Void
+        let frames: @Sendable (UnsafeBufferPointer<InboundFrame>) -> Void
         let end: @Sendable (WSError?) -> Void
     }
 
@@ -129,7 +129,9 @@ public final class InboundStream: AsyncSequence, Sendable {
             guard s.terminal == nil else { return (nil, false) }
             if let divert = s.divert {
                 // Handed over under the lock, so no frame can follow the end (see divert).
-                divert.frames(Array(frames))
+                if frames.withContiguousStorageIfAvailable({ divert.frames($0) }) == nil {
+                    Array(frames).withUnsafeBufferPointer { divert.frames($0) }
+                }
                 return (nil, true)
             }
             var rest = frames[...]
@@ -191,17 +193,19 @@ public final class InboundStream: AsyncSequence, Sendable {
     /// paused again, and a pause in effect is lifted. Call it at most once, and never while
     /// iterating.
     /// - Parameters:
-    ///   - frames: Receives each batch of frames, in order.
+    ///   - frames: Receives each batch of frames, in order; the buffer is valid only during
+    ///     the call (copy what you keep).
     ///   - onEnd: Receives the end: `nil` after ``Producer/finish()``, the error after
     ///     ``Producer/finish(throwing:)``.
     public func divert(
-        to frames: @escaping @Sendable ([InboundFrame]) -> Void, onEnd: @escaping @Sendable (WSError?) -> Void
+        to frames: @escaping @Sendable (UnsafeBufferPointer<InboundFrame>) -> Void,
+        onEnd: @escaping @Sendable (WSError?) -> Void
     ) {
         let divert = Divert(frames: frames, end: onEnd)
         let (demand, ended): ((@Sendable () -> Void)?, Terminal?) = state.withLock { s in
             precondition(s.divert == nil && s.waiter == nil, "InboundStream.divert: the stream already has a consumer")
             if s.queuedCount > 0 {
-                frames(Array(s.queue[s.head...]))
+                s.queue[s.head...].withUnsafeBufferPointer { frames($0) }
                 s.queue.removeAll()
                 s.head = 0
                 s.queuedBytes = 0

@@ -50,7 +50,7 @@ public final class ReconnectingInbound: AsyncSequence, Sendable {
     /// epoch. A waiting consumer gets the first frame directly; the others go to the
     /// drop-oldest buffer, which drops the oldest to make room. When the consumer is gone or
     /// the sequence ended, the frames themselves are dropped. Every drop is reported to `onLag`.
-    func push(contentsOf frames: [InboundFrame], epoch: UInt64) {
+    func push(contentsOf frames: UnsafeBufferPointer<InboundFrame>, epoch: UInt64) {
         guard !frames.isEmpty else { return }
         var first = frames[0]
         first.epoch = epoch
