@@ -90,7 +90,7 @@ public struct CatCommand: AsyncParsableCommand {
         }
         func warnNew() {
             while reported < cursor.problems.count {
-                sink.warn("warning: \(cursor.problems[reported])")
+                sink.warn("warning: " + TerminalText.safe("\(cursor.problems[reported])"))
                 reported += 1
             }
         }
@@ -119,6 +119,10 @@ public struct CatCommand: AsyncParsableCommand {
 
     /// One record as a readable line: `#seq time eEPOCH` and what happened.
     static func pretty(_ r: JournalRecord) -> String {
+        TerminalText.safe(prettyUnescaped(r))
+    }
+
+    private static func prettyUnescaped(_ r: JournalRecord) -> String {
         let head = "#\(r.seq) \(JournalTime.format(r.wallNanos)) e\(r.epoch)"
         switch r.body {
         case .frame(let d, let op, let payload):

@@ -29,7 +29,7 @@ public struct GapsCommand: AsyncParsableCommand {
                 l.add("cause", g.cause); l.add("open", g.open)
                 out.line(l.finish())
             } else {
-                out.line("\(JournalTime.format(g.start))  \(JournalTime.format(g.end))\(g.open ? " (open)" : "")  \(formatDuration(g.durationSeconds))  after epoch \(g.epoch): \(g.cause)")
+                out.line("\(JournalTime.format(g.start))  \(JournalTime.format(g.end))\(g.open ? " (open)" : "")  \(formatDuration(g.durationSeconds))  after epoch \(g.epoch): \(TerminalText.safe(g.cause))")
             }
         }
         if !json && gaps.isEmpty { out.line("no gaps" + (minDuration > 0 ? " of \(minDuration) s or more" : "")) }

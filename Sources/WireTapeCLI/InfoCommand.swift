@@ -70,7 +70,7 @@ public struct InfoCommand: AsyncParsableCommand {
             out.line("index        \(s.unindexedBlocks) newest blocks not indexed yet, read from the segments (a writer is appending, or run `wiretape repair` after a crash)")
         }
         for r in s.sessions {
-            out.line("  \(r.phase.name) #\(r.seq) \(JournalTime.format(r.wall)) epoch \(r.epoch)" + (r.url.map { " \($0)" } ?? "") + (r.message.map { ": \($0)" } ?? ""))
+            out.line(TerminalText.safe("  \(r.phase.name) #\(r.seq) \(JournalTime.format(r.wall)) epoch \(r.epoch)" + (r.url.map { " \($0)" } ?? "") + (r.message.map { ": \($0)" } ?? "")))
         }
     }
 }

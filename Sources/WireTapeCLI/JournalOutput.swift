@@ -54,11 +54,29 @@ public final class JournalOutput: Sendable {
         var done = 0
         while done < b.count {
             let n = Glibc.write(fd, b.baseAddress! + done, b.count - done)
-            if n < 0 { if errno == EINTR { continue }; return }
+            if n < 0 {
+                if errno == EINTR { continue }
+                // Standard error is for people: losing it must not stop a command (a recorder
+                // keeps recording). Standard output is the command's product.
+                if fd != 1 { return }
+                Self.outputFailed(errno: errno)
+            }
             done += n
         }
     }
-}
+
+    /// The reader of standard output went away (`tap … | head`) or it cannot be written:
+    /// end the process instead of producing into the void forever. A closed pipe ends
+    /// quietly with status 141, as SIGPIPE would (the Swift runtime ignores SIGPIPE); any
+    /// other failure says what happened on stderr and exits 1.
+    private static func outputFailed(errno e: Int32) -> Never {
+        if e != EPIPE {
+            var msg = "wiretape: writing to standard output failed: \(String(cString: strerror(e)))\n"
+            msg.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+            exit(1)
+        }
+        exit(141)
+    }}
 
 /// Collects output into 64 KiB chunks before writing, for commands that print many lines.
 struct BufferedOutput {

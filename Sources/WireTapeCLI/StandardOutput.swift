@@ -36,6 +36,6 @@ public final class StandardOutput {
 
     /// Writes `wiretape: <message>` to stderr on one line.
     public static func warn(_ message: String) {
-        JournalOutput.current.warn("wiretape: " + message.split(whereSeparator: \.isNewline).joined(separator: " "))
+        JournalOutput.current.warn("wiretape: " + TerminalText.safe(message.split(whereSeparator: \.isNewline).joined(separator: " ")))
     }
 }

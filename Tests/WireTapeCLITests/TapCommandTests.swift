@@ -14,15 +14,20 @@ struct CLIRun {
         }
     }
 
-    static func wiretape(_ arguments: [String]) throws -> CLIRun {
+    /// The built `wiretape` binary.
+    static func binaryPath() throws -> String {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
             .appendingPathComponent("wiretape")
         let candidates = [binary.path, repositoryRoot.appendingPathComponent(".build/debug/wiretape").path]
         guard let path = candidates.first(where: FileManager.default.isExecutableFile(atPath:)) else {
             throw PeerStartError(description: "the wiretape binary was not built (swift build --build-tests builds it)")
         }
+        return path
+    }
+
+    static func wiretape(_ arguments: [String]) throws -> CLIRun {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
+        p.executableURL = URL(fileURLWithPath: try binaryPath())
         p.arguments = arguments
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
