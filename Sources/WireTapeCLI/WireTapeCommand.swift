@@ -11,6 +11,7 @@ public struct WireTapeCommand: AsyncParsableCommand {
             TapCommand.self,
             JournalImportCommand.self, JournalCatCommand.self, JournalInfoCommand.self, JournalGapsCommand.self,
             JournalVerifyCommand.self, JournalRepairCommand.self, JournalReindexCommand.self,
+            RecordCommand.self,
         ])
 
     /// Creates the command (used by the argument parser).

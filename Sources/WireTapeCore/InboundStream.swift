@@ -35,6 +35,7 @@ public final class InboundStream: AsyncSequence, Sendable {
         var waiter: CheckedContinuation<InboundFrame?, any Error>?
         var onDemand: (@Sendable () -> Void)?
         var onTermination: (@Sendable () -> Void)?
+        var observers: [@Sendable (InboundFrame) -> Void] = []
 
         var queuedCount: Int { queue.count - head }
 
@@ -73,6 +74,26 @@ public final class InboundStream: AsyncSequence, Sendable {
 
     /// Frames queued and not yet taken by the consumer.
     public var queuedFrameCount: Int { state.withLock { $0.queuedCount } }
+
+    /// Installs an observer that sees every frame of the stream exactly once, in order, on the
+    /// producer's thread, without a task hop: first (synchronously, before this returns) each
+    /// frame already queued and not yet consumed, then every frame yielded later, before that
+    /// frame is queued or handed to anyone else. Frames the consumer already took are not
+    /// replayed.
+    ///
+    /// The observer runs under the stream's lock: it must be quick and must not call back into
+    /// this stream (a recorder's tee copies a reference into its own bounded queue). Frames
+    /// yielded after the stream ended are not observed.
+    public func observe(_ observer: @escaping @Sendable (InboundFrame) -> Void) {
+        state.withLock { s in
+            var i = s.head
+            while i < s.queue.count {
+                observer(s.queue[i])
+                i += 1
+            }
+            s.observers.append(observer)
+        }
+    }
 
     /// The producing side of an ``InboundStream``.
     public struct Producer: Sendable {
@@ -119,6 +140,11 @@ public final class InboundStream: AsyncSequence, Sendable {
         guard let first = frames.first else { return true }
         let (waiter, keepGoing): (CheckedContinuation<InboundFrame?, any Error>?, Bool) = state.withLock { s in
             guard s.terminal == nil else { return (nil, false) }
+            if !s.observers.isEmpty {
+                for f in frames {
+                    for o in s.observers { o(f) }
+                }
+            }
             var rest = frames[...]
             var waiter: CheckedContinuation<InboundFrame?, any Error>? = nil
             if let w = s.waiter {
