@@ -239,7 +239,12 @@ public struct RedactionRules: Sendable, Hashable {
     /// values and URL user info. Register them with a ``SecretScrubber``.
     public func secretValues(url: String, headers: [HTTPHeaderField]) -> [String] {
         var out: [String] = []
-        for h in headers where isSecret(name: h.name) { out.append(h.value) }
+        for h in headers where isSecret(name: h.name) {
+            out.append(h.value)
+            // `Bearer <token>`, `Basic <b64>`: the credential alone, wherever it travels.
+            let parts = h.value.split(separator: " ")
+            if parts.count > 1 { out += parts.dropFirst().map(String.init) }
+        }
         if let schemeEnd = url.firstRange(of: "://") {
             let authority = url[schemeEnd.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
             if let at = authority.lastIndex(of: "@") {

@@ -161,7 +161,7 @@ async def handler(ws):
                 except ConnectionClosed:
                     pass
             await ws.wait_closed()
-            rcvd = ws.close_rcvd.code if ws.close_rcvd else "none"
+            rcvd = ws.protocol.close_rcvd.code if ws.protocol.close_rcvd else "none"
             venue_log(q, f"closed {session} {rcvd}")
         elif path == "/corpus":
             with open(q["file"], "rb") as f:
