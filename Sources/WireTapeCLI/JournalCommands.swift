@@ -236,17 +236,32 @@ enum JSONRecordParser {
             }
             let code = try int(o, "close_code")
             if let c = code, !(0...65535).contains(c) { throw fail("field \"close_code\" \(c) is not a 16-bit close code") }
+            var closedBy: CloseInitiator? = nil
+            if let by = try string(o, "closed_by") {
+                guard let v = CloseInitiator(rawValue: by) else { throw fail("field \"closed_by\" must be \"peer\" or \"local\", found \"\(by)\"") }
+                closedBy = v
+            }
+            var counters: LifecycleCounters? = nil
+            let counterKeys = ["total_lagged", "total_lagged_bytes", "reconnects", "failed_attempts"]
+            if counterKeys.contains(where: { o[$0] != nil }) {
+                counters = LifecycleCounters(
+                    totalLagged: try uint(o, "total_lagged") ?? 0, totalLaggedBytes: try uint(o, "total_lagged_bytes") ?? 0,
+                    reconnects: try uint(o, "reconnects") ?? 0, failedAttempts: try uint(o, "failed_attempts") ?? 0)
+            }
             body = .lifecycle(LifecycleEdge(
                 stateName: state, closeCode: code.map { UInt16($0) }, closeReason: try string(o, "close_reason"),
-                error: try string(o, "error"), message: try string(o, "message")))
+                error: try string(o, "error"), message: try string(o, "message"), closedBy: closedBy, counters: counters))
         case "connect":
             let name = try string(o, "outcome") ?? "attempt"
             guard let outcome = ConnectOutcome(name: name) else { throw fail("field \"outcome\" must be attempt, connected or failed, found \"\(name)\"") }
             let status = try int(o, "http_status")
             if let s = status, !(0...65535).contains(s) { throw fail("field \"http_status\" \(s) is out of range") }
+            let retryAfter = try uint(o, "retry_after_s")
+            if let r = retryAfter, r > UInt64(UInt32.max) { throw fail("field \"retry_after_s\" \(r) is out of range (0...4294967295)") }
             body = .connect(ConnectEvent(
                 outcome: outcome, url: try string(o, "url"), httpStatus: status.map { UInt16($0) },
-                error: try string(o, "error"), message: try string(o, "message")))
+                error: try string(o, "error"), message: try string(o, "message"),
+                retryAfterSeconds: retryAfter.map { UInt32($0) }))
         case "session":
             let phaseName = try string(o, "phase") ?? "start"
             guard let phase = SessionPhase.allCases.first(where: { $0.name == phaseName }) else { throw fail("field \"phase\" must be start or end, found \"\(phaseName)\"") }
@@ -293,12 +308,20 @@ enum JSONRecordParser {
             l.add("state", e.stateName)
             if let c = e.closeCode { l.add("close_code", Int(c)) }
             l.addIfPresent("close_reason", e.closeReason)
+            l.addIfPresent("closed_by", e.closedBy?.rawValue)
             l.addIfPresent("error", e.error)
             l.addIfPresent("message", e.message)
+            if let c = e.counters {
+                l.add("total_lagged", c.totalLagged)
+                l.add("total_lagged_bytes", c.totalLaggedBytes)
+                l.add("reconnects", c.reconnects)
+                l.add("failed_attempts", c.failedAttempts)
+            }
         case .connect(let e):
             l.add("outcome", e.outcome.name)
             l.addIfPresent("url", e.url)
             if let s = e.httpStatus { l.add("http_status", Int(s)) }
+            if let r = e.retryAfterSeconds { l.add("retry_after_s", UInt64(r)) }
             l.addIfPresent("error", e.error)
             l.addIfPresent("message", e.message)
         case .session(let e):

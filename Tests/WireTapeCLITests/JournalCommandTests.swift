@@ -36,16 +36,16 @@ func parseLines(_ s: String) -> [NSDictionary] {
 let sampleJSONL = """
 {"type":"session","seq":1,"epoch":0,"wall_ns":1700000000000000000,"mono_ns":100,"phase":"start","url":"wss://x.test/ws?stream=btc","headers":[["User-Agent","wt"]]}
 {"type":"lifecycle","seq":2,"epoch":0,"wall_ns":1700000000001000000,"mono_ns":200,"state":"connecting"}
-{"type":"connect","seq":3,"epoch":0,"wall_ns":1700000000002000000,"mono_ns":300,"outcome":"connected","url":"wss://x.test/ws","http_status":101}
+{"type":"connect","seq":3,"epoch":0,"wall_ns":1700000000002000000,"mono_ns":300,"outcome":"connected","url":"wss://x.test/ws","http_status":101,"retry_after_s":7}
 {"type":"lifecycle","seq":4,"epoch":1,"wall_ns":1700000000003000000,"mono_ns":400,"state":"connected"}
 {"type":"frame","seq":5,"epoch":1,"wall_ns":1700000000004000000,"mono_ns":500,"dir":"in","opcode":"text","data":"{\\"p\\":\\"1.5\\"} ✓"}
 {"type":"frame","seq":6,"epoch":1,"wall_ns":1700000000005000000,"mono_ns":600,"dir":"out","opcode":"binary","data_b64":"AAEC/w=="}
-{"type":"lifecycle","seq":7,"epoch":1,"wall_ns":1700000010000000000,"mono_ns":700,"state":"reconnecting","close_code":1006,"close_reason":"","error":"connectionLost","message":"reset"}
+{"type":"lifecycle","seq":7,"epoch":1,"wall_ns":1700000010000000000,"mono_ns":700,"state":"reconnecting","close_code":1006,"close_reason":"","error":"connectionLost","message":"reset","total_lagged":3,"total_lagged_bytes":900,"reconnects":0,"failed_attempts":1}
 {"type":"lag","seq":8,"epoch":1,"wall_ns":1700000011000000000,"mono_ns":800,"count":3,"bytes":900}
 {"type":"lifecycle","seq":9,"epoch":2,"wall_ns":1700000017000000000,"mono_ns":900,"state":"connected"}
 {"type":"annotation","seq":10,"epoch":2,"wall_ns":1700000018000000000,"mono_ns":1000,"text":"operator note"}
 {"type":"frame","seq":11,"epoch":2,"wall_ns":1700000019000000000,"mono_ns":1100,"dir":"in","opcode":"text","data":"after"}
-{"type":"lifecycle","seq":12,"epoch":2,"wall_ns":1700000020000000000,"mono_ns":1200,"state":"closed","close_code":1000,"close_reason":"bye"}
+{"type":"lifecycle","seq":12,"epoch":2,"wall_ns":1700000020000000000,"mono_ns":1200,"state":"closed","close_code":1000,"close_reason":"bye","closed_by":"local"}
 {"type":"session","seq":13,"epoch":2,"wall_ns":1700000021000000000,"mono_ns":1300,"phase":"end","message":"done"}
 
 """
