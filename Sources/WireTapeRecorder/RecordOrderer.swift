@@ -131,7 +131,7 @@ struct RecordOrderer {
         case .failed(let error, let at):
             var e = ConnectEvent(outcome: .failed, error: error.code.rawValue, message: error.message)
             if let s = error.httpStatus { e.httpStatus = UInt16(clamping: s) }
-            RecorderCompat.setRetryAfter(&e, error.retryAfterSeconds)
+            e.retryAfterSeconds = error.retryAfterSeconds.map { UInt32(clamping: $0) }
             insert(.record(.connect(e)), at: at, rank: 1, epoch: acceptedEpoch)
         case .closing(let id, let epochAtClose, let snapshot, _):
             guard case .pending(let epoch) = connections[id] else { return }
@@ -167,25 +167,28 @@ struct RecordOrderer {
     /// The journal edge for a snapshot. Only terminal and reconnecting edges carry the cause
     /// (a `connecting` or `stale` edge says nothing about why the previous epoch ended).
     static func edge(_ s: LifecycleSnapshot) -> LifecycleEdge {
-        var edge = LifecycleEdge(state: s.state)
-        RecorderCompat.setCounters(&edge, s)
+        var edge = LifecycleEdge(
+            state: s.state,
+            counters: LifecycleCounters(
+                totalLagged: s.totalLagged, totalLaggedBytes: s.totalLaggedBytes, reconnects: s.reconnects,
+                failedAttempts: s.failedAttempts))
         guard s.state == .reconnecting || s.state.isTerminal, let cause = s.lastDisconnect else { return edge }
         switch cause {
         case .peerClosed(let code, let reason):
             edge.closeCode = code.rawValue
             edge.closeReason = reason
-            RecorderCompat.setClosedBy(&edge, peer: true)
+            edge.closedBy = .peer
         case .localClose(let code, let reason):
             edge.closeCode = code.rawValue
             edge.closeReason = reason
-            RecorderCompat.setClosedBy(&edge, peer: false)
+            edge.closedBy = .local
         case .error(let e):
             edge.error = e.code.rawValue
             edge.message = e.message
             if let c = e.closeCode {
                 edge.closeCode = c.rawValue
                 edge.closeReason = e.closeReason
-                RecorderCompat.setClosedBy(&edge, peer: e.code == .closedByPeer)
+                edge.closedBy = e.code == .closedByPeer ? .peer : nil
             }
         }
         return edge

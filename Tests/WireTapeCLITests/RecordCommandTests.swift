@@ -89,6 +89,7 @@ struct RecordCommandTests {
         #expect(connects.filter { $0["outcome"] as? String == "connected" }.count == 3)
         let failed = connects.filter { $0["outcome"] as? String == "failed" }
         #expect(failed.count == 1 && failed.first?["http_status"] as? Int == 503)
+        #expect(failed.first?["retry_after_s"] as? Int == 1)
         // Causal timestamps: mono never decreases; each epoch's connected edge precedes its frames.
         let monos = records.compactMap { $0["mono_ns"] as? Int }
         #expect(monos.count == records.count && zip(monos, monos.dropFirst()).allSatisfy { $0 <= $1 })

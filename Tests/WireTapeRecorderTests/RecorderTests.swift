@@ -43,6 +43,7 @@ struct RecorderTests {
         let failed = connects.filter { $0.outcome == .failed }
         #expect(failed.count == 2)
         #expect(failed.first?.httpStatus == 503)
+        #expect(failed.first?.retryAfterSeconds == 2)
         #expect(failed.first?.error == "handshakeRejected")
         #expect(failed.last?.error == "connectionRefused")
 
@@ -52,7 +53,8 @@ struct RecorderTests {
         }
         #expect(edges.filter { $0.1.state == .connected }.map(\.0) == [1, 2, 3])
         let reconnecting = edges.filter { $0.1.state == .reconnecting }
-        #expect(reconnecting.contains { $0.0 == 1 && $0.1.closeCode == 1011 && $0.1.closeReason == "boom" })
+        #expect(reconnecting.contains { $0.0 == 1 && $0.1.closeCode == 1011 && $0.1.closeReason == "boom" && $0.1.closedBy == .peer })
+        #expect(edges.first { $0.1.state == .connected && $0.0 == 3 }?.1.counters == LifecycleCounters(reconnects: 2, failedAttempts: 2))
         #expect(reconnecting.contains { $0.0 == 2 && $0.1.error == "connectionLost" })
         #expect(reconnecting.contains { $0.0 == 0 && $0.1.error == "handshakeRejected" })
         #expect(edges.last?.1.state == .closed)
@@ -86,6 +88,9 @@ struct RecorderTests {
         let frames = records.filter { $0.kind == .inboundFrame }.compactMap(payloadText)
         #expect(frames == (0..<200).map { "m\($0)" })
         #expect(stats.lagged == 0)
+        // The edges carry the adapter-side drops.
+        let closed = records.compactMap { r -> LifecycleEdge? in if case .lifecycle(let e) = r.body, e.state == .closed { return e } else { return nil } }
+        #expect(closed.first?.counters?.totalLagged == 192)
         expectCausal(records)
     }
 
