@@ -98,6 +98,11 @@ let package = Package(
             path: "tools/bench-inbound",
             exclude: ["run.sh", "blast_server.py", "clients.py"]),
         .executableTarget(
+            name: "wiretape-bench-record",
+            dependencies: ["WireTapeCore", "WireTapeJournal", "WireTapeRecorder"],
+            path: "tools/bench-record",
+            exclude: ["run.sh", "picows_client.py"]),
+        .executableTarget(
             name: "wiretape-bench-resilience",
             dependencies: ["WireTapeCore", "WireTapeMock", "WireTapeResilience"],
             path: "tools/bench-resilience"),

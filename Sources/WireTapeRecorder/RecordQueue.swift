@@ -139,7 +139,7 @@ final class RecordQueue: @unchecked Sendable {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         stopping = true
-        wakeWriter()
+        writerParked = false
         pthread_cond_signal(cond)
     }
 
@@ -151,9 +151,11 @@ final class RecordQueue: @unchecked Sendable {
     }
 
     /// Takes everything queued into `batch` (which must be empty), waiting up to `timeoutNanos`
-    /// when nothing is. Returns whether the queue was stopped; a stopped queue's final take
-    /// includes the pending lag marker.
-    func take(into batch: inout [RecorderEvent], timeoutNanos: UInt64) -> Bool {
+    /// when nothing is. With `wakeOnPush`, the next push ends the wait early (one signal);
+    /// without, the writer only wakes at the timeout or ``stop()``, so a producer never pays a
+    /// wake-up while the writer holds records for the reorder window anyway. Returns whether
+    /// the queue was stopped; a stopped queue's final take includes the pending lag marker.
+    func take(into batch: inout [RecorderEvent], timeoutNanos: UInt64, wakeOnPush: Bool = true) -> Bool {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         if items.isEmpty && !stopping {
@@ -162,7 +164,7 @@ final class RecordQueue: @unchecked Sendable {
             let total = UInt64(now.tv_nsec) + timeoutNanos
             var deadline = timespec(
                 tv_sec: now.tv_sec + Int(total / 1_000_000_000), tv_nsec: Int(total % 1_000_000_000))
-            writerParked = true
+            writerParked = wakeOnPush
             _ = pthread_cond_timedwait(cond, mutex, &deadline)
             writerParked = false
         }

@@ -269,8 +269,10 @@ private final class WriterBox: @unchecked Sendable {
         batch.reserveCapacity(1024)
         var local = RecorderStats()
         while true {
-            let wait: UInt64 = orderer.hasPending ? max(orderer.windowNanos / 2, 500_000) : 100_000_000
-            let stopping = queue.take(into: &batch, timeoutNanos: wait)
+            // Records held for the reorder window: wake when the window passes, not per push.
+            let holding = orderer.hasPending
+            let wait: UInt64 = holding ? max(orderer.windowNanos / 2, 500_000) : 100_000_000
+            let stopping = queue.take(into: &batch, timeoutNanos: wait, wakeOnPush: !holding)
             for e in batch { orderer.push(e) }
             batch.removeAll(keepingCapacity: true)
             let now = ReceiveTimestamp.now().monotonicNanos
