@@ -153,3 +153,27 @@ struct RecordCommandTests {
         #expect(got == Array(["s0-m0", "s0-m1", "s0-m2"].prefix(got.count)))
     }
 }
+
+@Suite(.serialized)
+struct RecordCommandFailureTests {
+    let peer: PythonPeer
+    init() throws { peer = try PythonPeer() }
+
+    @Test func anUnrecoverableVenueEndsTheRecordingWithExit1AndACause() throws {
+        let dir = NSTemporaryDirectory() + "wiretape-record-401-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = try CLIRun.wiretape(["record", peer.url("/status/401"), "--journal", dir])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("unrecoverable") && run.stderr.contains("401"), "\(run.stderr)")
+        let cat = try CLIRun.wiretape(["cat", dir])
+        let last = cat.lines.last
+        #expect(last?["type"] as? String == "session" && (last?["message"] as? String ?? "").contains("unrecoverable"))
+        #expect(cat.lines.contains { $0["type"] as? String == "lifecycle" && $0["state"] as? String == "unrecoverable" })
+    }
+
+    @Test func badFlagsAreRejectedBeforeAnythingHappens() throws {
+        let run = try CLIRun.wiretape(["record", peer.url("/text"), "--journal", "/tmp/never-created-\(UUID().uuidString)", "--durability", "sometimes"])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("--durability"))
+    }
+}
