@@ -50,7 +50,7 @@ final class RecordStatus: Sendable {
     private func write(_ line: String) {
         var text = scrubber.scrub(line)
         text += "\n"
-        text.withUTF8 { p in _ = Glibc.write(2, p.baseAddress, p.count) }
+        writeStderr(text)
     }
 
     private func quoted(_ s: String) -> String {
@@ -75,19 +75,12 @@ final class RecordStatus: Sendable {
 
     /// Called for every lifecycle snapshot.
     func edge(_ s: LifecycleSnapshot) {
-        let isOutage = state.withLock { st -> Bool in
-            defer {
-                st.lastState = s.state
-                st.lastEpoch = s.epoch
-            }
+        state.withLock { st in
             let wasUp = st.lastState == .connected || st.lastState == .stale || st.lastState == .resumed
-            if wasUp && s.state == .reconnecting {
-                st.outages += 1
-                return true
-            }
-            return false
+            if wasUp && s.state == .reconnecting { st.outages += 1 }
+            st.lastState = s.state
+            st.lastEpoch = s.epoch
         }
-        _ = isOutage
         guard mode == .lines else { return }
         var line = "wiretape record: event=lifecycle state=\(s.state.rawValue) epoch=\(s.epoch)"
         if s.state == .reconnecting || s.state.isTerminal, let cause = s.lastDisconnect {
@@ -120,7 +113,7 @@ final class RecordStatus: Sendable {
                 "\u{1B}[2K\rrecording \(snapshot.state.rawValue) epoch \(snapshot.epoch) | \(Int(rate)) frames/s \(fmt(mbps)) MB/s"
                     + " | ratio \(fmt(ratio)) | lag \(stats.lagged) | outages \(outages) | up \(clock(uptime))")
             state.withLock { $0.liveShown = true }
-            line.utf8CString.withUnsafeBufferPointer { p in _ = Glibc.write(2, p.baseAddress, p.count - 1) }
+            writeStderr(line)
         case .lines:
             guard summaryDue else { return }
             write(
@@ -132,7 +125,7 @@ final class RecordStatus: Sendable {
 
     private func clearLive() {
         let shown = state.withLock { s -> Bool in defer { s.liveShown = false }; return s.liveShown }
-        if shown { "\u{1B}[2K\r".utf8CString.withUnsafeBufferPointer { p in _ = Glibc.write(2, p.baseAddress, p.count - 1) } }
+        if shown { writeStderr("\u{1B}[2K\r") }
     }
 
     func finished(_ stats: RecorderStats, _ final: LifecycleSnapshot, reason: String) {
@@ -175,6 +168,12 @@ final class RecordStatus: Sendable {
         func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
         return "\(two(s / 3600)):\(two(s / 60 % 60)):\(two(s % 60))"
     }
+}
+
+/// Writes `text` to stderr unbuffered (the status line must appear at once).
+private func writeStderr(_ text: String) {
+    var text = text
+    text.withUTF8 { p in _ = write(2, p.baseAddress, p.count) }
 }
 
 extension String {

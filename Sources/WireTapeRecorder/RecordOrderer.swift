@@ -121,12 +121,12 @@ struct RecordOrderer {
             }
         case .attempt(let url, let at):
             insert(.record(.connect(ConnectEvent(outcome: .attempt, url: rules.redact(url: url)))), at: at, rank: 0, epoch: acceptedEpoch)
-        case .connected(let id, let info):
+        case .connected(let id, let info, let followed):
             // Every earlier connection was closed before this attempt started; any still
             // provisional (no close seen) is taken as accepted.
             for (k, s) in connections { if case .pending = s { accept(k, snapshot: nil) } }
             connections[id] = .pending(epoch: acceptedEpoch + 1)
-            if !followsLifecycle { accept(id, snapshot: nil) }
+            if !followsLifecycle || !followed { accept(id, snapshot: nil) }
             insert(.connected(info), at: info.connectedAt, rank: 0, epoch: 0, connection: id)
         case .failed(let error, let at):
             var e = ConnectEvent(outcome: .failed, error: error.code.rawValue, message: error.message)

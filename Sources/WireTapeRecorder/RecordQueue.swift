@@ -15,8 +15,9 @@ enum RecorderEvent: Sendable {
     case frame(FrameDirection, Frame, connection: UInt64, at: ReceiveTimestamp)
     /// A connect attempt started.
     case attempt(url: String, at: ReceiveTimestamp)
-    /// The attempt succeeded: leaf connection `connection` exists, handshake completed at `info.connectedAt`.
-    case connected(connection: UInt64, info: ConnectionInfo)
+    /// The attempt succeeded: leaf connection `connection` exists, handshake completed at
+    /// `info.connectedAt`. `followed` says whether a lifecycle watch decides its epoch.
+    case connected(connection: UInt64, info: ConnectionInfo, followed: Bool)
     /// The attempt failed.
     case failed(WSError, at: ReceiveTimestamp)
     /// Leaf connection `connection` is being closed by the layer above; `epochAtClose` is the
@@ -53,6 +54,9 @@ final class RecordQueue: @unchecked Sendable {
     private let cond: UnsafeMutablePointer<pthread_cond_t>
     let maxRecords: Int
     let maxBytes: Int
+    /// What one queued record costs besides its payload (the event, the string or array
+    /// header, allocator rounding), counted against ``maxBytes``.
+    static let overheadPerRecord = 96
 
     private var items: [RecorderEvent] = []
     private var spare: [RecorderEvent] = []
@@ -107,9 +111,10 @@ final class RecordQueue: @unchecked Sendable {
     /// full. Returns whether it was kept. Never blocks beyond the mutex.
     @discardableResult
     func pushData(_ event: RecorderEvent, bytes: Int, at: ReceiveTimestamp) -> Bool {
+        let cost = bytes + Self.overheadPerRecord
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
-        if stopping || queuedData >= maxRecords || (queuedData > 0 && queuedBytes + bytes > maxBytes) {
+        if stopping || queuedData >= maxRecords || (queuedData > 0 && queuedBytes + cost > maxBytes) {
             if missingCount == 0 { missingAt = at }
             missingCount += 1
             missingBytes += UInt64(bytes)
@@ -120,7 +125,7 @@ final class RecordQueue: @unchecked Sendable {
         placeMissing()
         items.append(event)
         queuedData += 1
-        queuedBytes += bytes
+        queuedBytes += cost
         wakeWriter()
         return true
     }

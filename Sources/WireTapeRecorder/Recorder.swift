@@ -13,17 +13,19 @@ import WireTapeResilience
 /// Tuning for a ``Recorder``.
 public struct RecorderOptions: Sendable {
     /// The most frames waiting for the writer thread; beyond it frames are counted as lag
-    /// (default 65,536).
-    public var queueRecords: Int = 65_536
-    /// The most payload bytes waiting for the writer thread (default 16 MiB).
-    public var queueBytes: Int = 16 << 20
+    /// (default 32,768: 80 ms of a 400k frames/s burst).
+    public var queueRecords: Int = 32_768
+    /// The most bytes waiting for the writer thread: payloads plus ``RecordQueue/overheadPerRecord``
+    /// each (default 8 MiB). The writer holds at most one more queue's worth while it writes.
+    public var queueBytes: Int = 8 << 20
     /// How long the writer holds records to restore their causal order across threads
     /// (default 5 ms). See docs/recorder.md, "Timestamps".
     public var reorderWindow: Duration = .milliseconds(5)
     /// Names and JSON fields to redact beyond the built-in rules.
     public var redaction = RedactionRules()
     /// Whether epochs come from a followed `ReconnectingConnection` (``Recorder/follow(_:)``;
-    /// the default). Without one, every leaf connection is its own epoch.
+    /// the default). Without one (or while ``Recorder/follow(_:)`` has not been called yet),
+    /// every leaf connection is its own epoch.
     public var followsLifecycle = true
     /// Called on the writer thread before each record is written, with its kind. Tests use it
     /// to throttle or pause the writer; leave `nil` in production.

@@ -44,7 +44,7 @@ public struct RecordingConnector: WSConnector {
             throw error
         }
         let id = recorder.newConnectionID()
-        queue.pushControl(.connected(connection: id, info: connection.info))
+        queue.pushControl(.connected(connection: id, info: connection.info, followed: recorder.followedSnapshot != nil))
         connection.inbound.observe { frame in
             queue.pushData(
                 .frame(.inbound, frame.frame, connection: id, at: frame.received), bytes: frame.frame.byteCount,

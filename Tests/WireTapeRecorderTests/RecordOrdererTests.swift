@@ -32,7 +32,7 @@ struct RecordOrdererTests {
         o.push(.lifecycle(LifecycleSnapshot(epoch: 0, state: .connecting, at: t(1))))
         o.push(.attempt(url: "ws://x/", at: t(2)))
         // The frames of the handshake's read are teed before `connect` returns.
-        o.push(.connected(connection: 1, info: ConnectionInfo(connectedAt: t(10))))
+        o.push(.connected(connection: 1, info: ConnectionInfo(connectedAt: t(10)), followed: true))
         o.push(.frame(.inbound, .text("a"), connection: 1, at: t(10)))
         o.push(.frame(.inbound, .text("b"), connection: 1, at: t(11)))
         // Nothing of connection 1 is released before its epoch is known.
@@ -47,12 +47,12 @@ struct RecordOrdererTests {
     @Test func anAbandonedConnectionGetsNoEpoch() {
         var o = make()
         o.push(.attempt(url: "ws://x/", at: t(1)))
-        o.push(.connected(connection: 1, info: ConnectionInfo(connectedAt: t(2))))
+        o.push(.connected(connection: 1, info: ConnectionInfo(connectedAt: t(2)), followed: true))
         o.push(.frame(.inbound, .text("late"), connection: 1, at: t(3)))
         // The supervisor closes it before the session ever reached epoch 1.
         o.push(.closing(connection: 1, epochAtClose: 0, snapshot: nil, at: t(4)))
         o.push(.attempt(url: "ws://x/", at: t(5)))
-        o.push(.connected(connection: 2, info: ConnectionInfo(connectedAt: t(6))))
+        o.push(.connected(connection: 2, info: ConnectionInfo(connectedAt: t(6)), followed: true))
         o.push(.frame(.inbound, .text("ok"), connection: 2, at: t(7)))
         o.push(.lifecycle(LifecycleSnapshot(epoch: 1, state: .connected, at: t(8))))
         let out = drain(&o)
@@ -65,7 +65,7 @@ struct RecordOrdererTests {
 
     @Test func aCloseAfterTheEpochWasPublishedAcceptsTheConnection() {
         var o = make()
-        o.push(.connected(connection: 1, info: ConnectionInfo(connectedAt: t(2))))
+        o.push(.connected(connection: 1, info: ConnectionInfo(connectedAt: t(2)), followed: true))
         o.push(.frame(.inbound, .text("a"), connection: 1, at: t(3)))
         o.push(.closing(connection: 1, epochAtClose: 1, snapshot: LifecycleSnapshot(epoch: 1, state: .connected), at: t(4)))
         #expect(drain(&o).map(describe) == ["connect-connected@1", "connected@1", "f:a@1"])
@@ -73,7 +73,7 @@ struct RecordOrdererTests {
 
     @Test func recordsAreReleasedInMonotonicOrderAfterTheWindow() {
         var o = make()
-        o.push(.connected(connection: 1, info: ConnectionInfo(connectedAt: t(1))))
+        o.push(.connected(connection: 1, info: ConnectionInfo(connectedAt: t(1)), followed: true))
         o.push(.lifecycle(LifecycleSnapshot(epoch: 1, state: .connected, at: t(2))))
         o.push(.frame(.inbound, .text("a"), connection: 1, at: t(3)))
         // An edge published at 5 ms is queued before a frame read at 4 ms.
