@@ -171,6 +171,34 @@ struct RecordCommandFailureTests {
         #expect(cat.lines.contains { $0["type"] as? String == "lifecycle" && $0["state"] as? String == "unrecoverable" })
     }
 
+    @Test func afterSIGKILLRepairLeavesAnExactPrefixOfTheFeed() throws {
+        let dir = NSTemporaryDirectory() + "wiretape-record-kill-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let log = dir + ".log"
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let p = try RecordProcess([peer.url("/venue?script=hold&n=200000&log=\(log)"), "--journal", dir, "--durability", "never"])
+        #expect(p.waitForLine(containing: "state=connected epoch=1"))
+        // Kill once a block is on disk: the journal's segment grows past its header (polled,
+        // bounded; the block is written when 64 KiB of the feed arrived).
+        for _ in 0..<500 {
+            let sizes = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".wtj") }
+                .map { ((try? FileManager.default.attributesOfItem(atPath: dir + "/" + $0))?[.size] as? Int) ?? 0 }
+            if sizes.contains(where: { $0 > 4096 }) { break }
+            usleep(20_000)
+        }
+        kill(p.process.processIdentifier, SIGKILL)
+        _ = p.wait()
+        let repair = try CLIRun.wiretape(["repair", dir])
+        #expect(repair.status == 0, "\(repair.stdout) \(repair.stderr)")
+        let verify = try CLIRun.wiretape(["verify", dir])
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+        let cat = try CLIRun.wiretape(["cat", dir])
+        let got = cat.lines.filter { $0["type"] as? String == "frame" }.map { $0["data"] as? String ?? "?" }
+        // Whatever reached the disk before the kill is an exact prefix of what the venue sent.
+        #expect(got.count > 0 && got.count < 200_000)
+        #expect(got == (0..<got.count).map { "s0-m\($0)" })
+    }
+
     @Test func badFlagsAreRejectedBeforeAnythingHappens() throws {
         let run = try CLIRun.wiretape(["record", peer.url("/text"), "--journal", "/tmp/never-created-\(UUID().uuidString)", "--durability", "sometimes"])
         #expect(run.status != 0)
