@@ -17,10 +17,10 @@ struct ConnectionOptions: ParsableArguments {
     @Option(name: .customLong("ca-file"), help: ArgumentHelp("A PEM file of extra trusted CA certificates.", valueName: "PATH"))
     var caFile: String?
 
-    @Option(name: .customLong("idle-timeout"), help: "Seconds without data before the connection is stale and pinged.")
+    @Option(name: .customLong("idle-timeout"), help: "Seconds without data before the connection is stale and pinged (tap: with --reconnect).")
     var idleTimeout: Double = 30
 
-    @Option(name: .customLong("pong-timeout"), help: "Seconds to wait for the pong to that ping before reconnecting.")
+    @Option(name: .customLong("pong-timeout"), help: "Seconds to wait for the pong to that ping before reconnecting (tap: with --reconnect).")
     var pongTimeout: Double = 10
 
     /// Checks the flags (called from the command's `validate()`).
