@@ -69,6 +69,8 @@ struct RecordOrderer {
     private var head = 0
     private var arrivals: UInt64 = 0
     private(set) var acceptedEpoch: UInt64 = 0
+    /// The newest accepted connection and its epoch: the per-frame fast path.
+    private var current: (id: UInt64, epoch: UInt64)?
     private var connectedEdgeEpoch: UInt64 = 0
     private var lastEdge: (ConnState, UInt64, UInt64, UInt64)?
     private var lastMono: UInt64 = 0
@@ -104,12 +106,17 @@ struct RecordOrderer {
         guard case .pending(let epoch) = connections[id] else { return }
         connections[id] = .accepted(epoch: epoch, snapshot: snapshot)
         acceptedEpoch = max(acceptedEpoch, epoch)
+        if epoch >= (current?.epoch ?? 0) { current = (id, epoch) }
     }
 
     /// Takes one event from the queue.
     mutating func push(_ event: RecorderEvent) {
         switch event {
         case .frame(let dir, let frame, let id, let at):
+            if let c = current, c.id == id {
+                insert(.frame(dir, frame), at: at, rank: 2, epoch: c.epoch, connection: nil)
+                return
+            }
             switch connections[id] {
             case .abandoned?:
                 abandonedFrames += 1
