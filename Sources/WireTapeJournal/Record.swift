@@ -283,3 +283,38 @@ public struct JournalRecord: Sendable, Hashable {
     /// The record's kind.
     public var kind: RecordKind { body.kind }
 }
+
+extension LifecycleEdge {
+    /// The journal's form of a lifecycle snapshot: its state and counters, and — only on the
+    /// edges a disconnect causes (`reconnecting`, `unrecoverable`, `closed`) — that cause.
+    ///
+    /// The snapshot's `lastDisconnect` lingers on later edges (`connecting`, `stale`, …) that
+    /// it did not cause; an edge says only what is true of it.
+    public init(_ snapshot: LifecycleSnapshot) {
+        self.init(
+            state: snapshot.state,
+            counters: LifecycleCounters(
+                totalLagged: snapshot.totalLagged, totalLaggedBytes: snapshot.totalLaggedBytes,
+                reconnects: snapshot.reconnects, failedAttempts: snapshot.failedAttempts))
+        switch snapshot.state {
+        case .reconnecting, .unrecoverable, .closed: break
+        case .connecting, .connected, .stale, .resumed: return
+        }
+        guard let cause = snapshot.lastDisconnect else { return }
+        switch cause {
+        case .peerClosed(let code, let reason):
+            closeCode = code.rawValue
+            closeReason = reason
+            closedBy = .peer
+        case .localClose(let code, let reason):
+            closeCode = code.rawValue
+            closeReason = reason
+            closedBy = .local
+        case .error(let e):
+            closeCode = e.closeCode?.rawValue
+            closeReason = e.closeReason
+            error = e.code.rawValue
+            message = e.message
+        }
+    }
+}

@@ -54,7 +54,7 @@ let sampleJSONL = """
     func importSample(_ dir: String) async throws -> String {
         let input = dir + "/in.jsonl"
         try sampleJSONL.write(toFile: input, atomically: true, encoding: .utf8)
-        let (_, err, code) = await runWiretape(["import", "--journal", dir + "/j", input])
+        let (_, err, code) = await runWiretape(["import", dir + "/j", input])
         #expect(code == 0, "\(err)")
         #expect(err.contains("imported 13 records"))
         return dir + "/j"
@@ -95,7 +95,7 @@ let sampleJSONL = """
 
             """
         try tap.write(toFile: dir + "/tap.jsonl", atomically: true, encoding: .utf8)
-        let (_, err, code) = await runWiretape(["import", "--journal", dir + "/j", dir + "/tap.jsonl"])
+        let (_, err, code) = await runWiretape(["import", dir + "/j", dir + "/tap.jsonl"])
         #expect(code == 0, "\(err)")
         let lines = parseLines(await runWiretape(["cat", dir + "/j"]).0)
         #expect(lines.map { $0["seq"] as! Int } == [1, 2, 3])
@@ -112,14 +112,14 @@ let sampleJSONL = """
             {"type":"annotation","wall_ns":4,"text":"four"}
             """
         try bad.write(toFile: dir + "/bad.jsonl", atomically: true, encoding: .utf8)
-        let (_, err, code) = await runWiretape(["import", "--journal", dir + "/j", dir + "/bad.jsonl"])
+        let (_, err, code) = await runWiretape(["import", dir + "/j", dir + "/bad.jsonl"])
         #expect(code != 0)
         #expect(err.contains("line 3"), "\(err)")
         let (_, _, vcode) = await runWiretape(["verify", dir + "/j"])
         #expect(vcode == 0)
         #expect(parseLines(await runWiretape(["cat", dir + "/j"]).0).count == 2)
         try "{\"type\":\"lifecycle\",\"wall_ns\":1,\"state\":\"sideways\"}\n".write(toFile: dir + "/bad2.jsonl", atomically: true, encoding: .utf8)
-        let (_, err2, code2) = await runWiretape(["import", "--journal", dir + "/j", dir + "/bad2.jsonl"])
+        let (_, err2, code2) = await runWiretape(["import", dir + "/j", dir + "/bad2.jsonl"])
         #expect(code2 != 0 && err2.contains("line 1") && err2.contains("state"))
     }
 
@@ -132,12 +132,12 @@ let sampleJSONL = """
             data.append(Data(bytes: &len, count: 4)); data.append(Data(bytes: &t, count: 8)); data.append(Data(p.utf8))
         }
         try data.write(to: URL(fileURLWithPath: dir + "/c.frames"))
-        let (_, err, code) = await runWiretape(["import", "--journal", dir + "/j", "--format", "frames", dir + "/c.frames"])
+        let (_, err, code) = await runWiretape(["import", dir + "/j", "--format", "frames", dir + "/c.frames"])
         #expect(code == 0, "\(err)")
         #expect(await runWiretape(["cat", dir + "/j", "--format", "raw"]).0 == "{\"a\":1}\n{\"b\":2}\nx\n")
         // A truncated file: error with the frame number, earlier frames kept.
         try data.prefix(data.count - 1).write(to: URL(fileURLWithPath: dir + "/t.frames"))
-        let (_, err2, code2) = await runWiretape(["import", "--journal", dir + "/k", "--format", "frames", dir + "/t.frames"])
+        let (_, err2, code2) = await runWiretape(["import", dir + "/k", "--format", "frames", dir + "/t.frames"])
         #expect(code2 != 0 && err2.contains("frame 3"), "\(err2)")
         #expect(await runWiretape(["cat", dir + "/k", "--format", "raw"]).0 == "{\"a\":1}\n{\"b\":2}\n")
     }
@@ -185,8 +185,14 @@ let sampleJSONL = """
         #expect(await runWiretape(["verify", j]).2 == 0)
         let (xout, _, xcode) = await runWiretape(["reindex", j])
         #expect(xcode == 0 && xout.contains("rebuilt the index"))
-        try FileManager.default.removeItem(atPath: j + "/index.sqlite")
-        let (_, ierr, icode) = await runWiretape(["info", j])
-        #expect(icode != 0 && ierr.contains("reindex"))
+        // Without an index, info reads the segments and says so.
+        let other = tempDir(); defer { try? FileManager.default.removeItem(atPath: other) }
+        let k = try await importSample(other)
+        for f in ["index.sqlite", "index.sqlite-wal", "index.sqlite-shm"] { try? FileManager.default.removeItem(atPath: k + "/" + f) }
+        let (iout, ierr, icode) = await runWiretape(["info", k])
+        #expect(icode == 0, "\(ierr)")
+        #expect(iout.contains("index        missing") && iout.contains("records      13"), "\(iout)")
+        let (gout, gerr, gcode) = await runWiretape(["gaps", "/nonexistent/journal"])
+        #expect(gcode != 0 && !gerr.contains("reindex") && gout.isEmpty, "\(gerr)")
     }
 }
