@@ -25,7 +25,8 @@ and prints `PORT <n>` as its first stdout line. The request path picks the behav
                              waits for one client message (if wait=1), sends N messages
                              "s<session>-m<i>", then closes 1011 / aborts the TCP connection / stays
                              open until the client closes; `503` refuses the upgrade with
-                             Retry-After: 1. Appends "open <s>", "recv <s> <msg>", "sent <s> <msg>",
+                             Retry-After: 1. With quiet=SECONDS, a session then stays silent (but
+                             answers pings) that long and sends N more "s<session>-q<i>". Appends "open <s>", "recv <s> <msg>", "sent <s> <msg>",
                              "closed <s> <code>" lines to F (steps past the end repeat the last).
 """
 import argparse, asyncio, json, ssl, sys
@@ -149,6 +150,12 @@ async def handler(ws):
                 m = f"s{session}-m{i}"
                 await ws.send(m)
                 venue_log(q, f"sent {session} {m}")
+            if "quiet" in q:
+                await asyncio.sleep(float(q["quiet"]))  # silent but alive: pings are answered
+                for i in range(int(q.get("n", "5"))):
+                    m = f"s{session}-q{i}"
+                    await ws.send(m)
+                    venue_log(q, f"sent {session} {m}")
             if step == "close1011":
                 await ws.close(1011, "venue restart")
             elif step == "abort":

@@ -199,6 +199,24 @@ struct RecordCommandFailureTests {
         #expect(got == (0..<got.count).map { "s0-m\($0)" })
     }
 
+    @Test func aQuietButAliveSessionIsStaleThenResumedInTheSameEpoch() throws {
+        let dir = NSTemporaryDirectory() + "wiretape-record-quiet-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = try CLIRun.wiretape([
+            "record", peer.url("/venue?script=hold&n=3&quiet=1.5"), "--journal", dir, "--idle-timeout", "0.5",
+            "--pong-timeout", "5", "--duration", "2.5",
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        let records = try CLIRun.wiretape(["cat", dir]).lines
+        let edges = records.filter { $0["type"] as? String == "lifecycle" }.map { "\($0["state"] as? String ?? "?")@\($0["epoch"] as? Int ?? -1)" }
+        #expect(edges.starts(with: ["connecting@0", "connected@1", "stale@1"]), "\(edges)")
+        #expect(edges.contains("resumed@1") && edges.last == "closed@1", "\(edges)")
+        #expect(!edges.contains { $0.hasSuffix("@2") || $0.hasPrefix("reconnecting") })
+        let frames = records.filter { $0["type"] as? String == "frame" }.map { $0["data"] as? String ?? "?" }
+        #expect(frames == ["s0-m0", "s0-m1", "s0-m2", "s0-q0", "s0-q1", "s0-q2"])
+        #expect(try CLIRun.wiretape(["verify", dir]).status == 0)
+    }
+
     @Test func badFlagsAreRejectedBeforeAnythingHappens() throws {
         let run = try CLIRun.wiretape(["record", peer.url("/text"), "--journal", "/tmp/never-created-\(UUID().uuidString)", "--durability", "sometimes"])
         #expect(run.status != 0)
