@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "WireTapeMock", targets: ["WireTapeMock"]),
         .library(name: "WireTapeResilience", targets: ["WireTapeResilience"]),
         .library(name: "WireTapeJournal", targets: ["WireTapeJournal"]),
+        .library(name: "WireTapeRecorder", targets: ["WireTapeRecorder"]),
         .executable(name: "wiretape", targets: ["wiretape"]),
     ],
     dependencies: [
@@ -56,6 +57,9 @@ let package = Package(
 
         // The journal: LZ4 segment files indexed in SQLite.
         .target(name: "WireTapeJournal", dependencies: ["WireTapeCore", "CLZ4", "CSQLite", "CCRC32C"]),
+        // The recorder: a tee at the leaf connector into a journal, off the hot path.
+        .target(
+            name: "WireTapeRecorder", dependencies: ["WireTapeCore", "WireTapeResilience", "WireTapeJournal"]),
         // Hardware CRC-32C (SSE4.2) for the journal's checksums; software fallback in Swift.
         .target(name: "CCRC32C"),
 
@@ -63,7 +67,7 @@ let package = Package(
         .target(
             name: "WireTapeCLI",
             dependencies: [
-                "WireTapeCore", "WireTapeNIO", "WireTapeResilience", "WireTapeJournal",
+                "WireTapeCore", "WireTapeNIO", "WireTapeResilience", "WireTapeJournal", "WireTapeRecorder",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -94,6 +98,11 @@ let package = Package(
             path: "tools/bench-inbound",
             exclude: ["run.sh", "blast_server.py", "clients.py"]),
         .executableTarget(
+            name: "wiretape-bench-record",
+            dependencies: ["WireTapeCore", "WireTapeJournal", "WireTapeRecorder"],
+            path: "tools/bench-record",
+            exclude: ["run.sh", "picows_client.py"]),
+        .executableTarget(
             name: "wiretape-bench-resilience",
             dependencies: ["WireTapeCore", "WireTapeMock", "WireTapeResilience"],
             path: "tools/bench-resilience"),
@@ -108,6 +117,9 @@ let package = Package(
         .testTarget(
             name: "WireTapeResilienceIntegrationTests",
             dependencies: ["WireTapeResilience", "WireTapeNIO", "WireTapeCore", "WireTapeTestSupport"]),
+        .testTarget(
+            name: "WireTapeRecorderTests",
+            dependencies: ["WireTapeRecorder", "WireTapeJournal", "WireTapeResilience", "WireTapeMock", "WireTapeCore"]),
         .testTarget(name: "WireTapeJournalTests", dependencies: ["WireTapeJournal", "WireTapeCore"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CLZ4", "CSQLite"]),
         .testTarget(

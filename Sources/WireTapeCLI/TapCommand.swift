@@ -30,17 +30,12 @@ public struct TapCommand: AsyncParsableCommand {
     @Argument(help: "The ws:// or wss:// URL.")
     var url: String
 
-    /// Extra request headers.
-    @Option(name: .customLong("header"), help: ArgumentHelp("A request header, repeatable.", valueName: "Name: value"))
-    var headers: [String] = []
+    /// Headers, subprotocols, limits, TLS roots and keepalive timing (shared with `record`).
+    @OptionGroup var connection: ConnectionOptions
 
     /// Messages sent after connecting.
     @Option(name: .customLong("send"), help: ArgumentHelp("A text message to send after connecting, repeatable.", valueName: "TEXT"))
     var messages: [String] = []
-
-    /// Subprotocols to offer.
-    @Option(name: .customLong("subprotocol"), help: "A subprotocol to offer, repeatable.")
-    var subprotocols: [String] = []
 
     /// Stop after this many received frames.
     @Option(help: "Stop (exit 0) after this many received frames.")
@@ -50,57 +45,29 @@ public struct TapCommand: AsyncParsableCommand {
     @Option(help: "Stop (exit 0) after this many seconds.")
     var duration: Double?
 
-    /// The maximum message size.
-    @Option(name: .customLong("max-message-size"), help: ArgumentHelp("The largest message accepted, in bytes.", valueName: "BYTES"))
-    var maxMessageSize: Int = WSConfig().maxMessageSize
-
-    /// An extra CA file.
-    @Option(name: .customLong("ca-file"), help: ArgumentHelp("A PEM file of extra trusted CA certificates.", valueName: "PATH"))
-    var caFile: String?
-
     /// Whether to reconnect.
     @Flag(help: "Reconnect after disconnects (backoff, circuit breaker, keepalive).")
     var reconnect = false
-
-    /// The idle timeout for --reconnect.
-    @Option(name: .customLong("idle-timeout"), help: "With --reconnect: seconds without data before the connection is stale and pinged.")
-    var idleTimeout: Double = 30
-
-    /// The pong timeout for --reconnect.
-    @Option(name: .customLong("pong-timeout"), help: "With --reconnect: seconds to wait for the pong before reconnecting.")
-    var pongTimeout: Double = 10
 
     /// Creates the command (used by the argument parser).
     public init() {}
 
     /// Checks the options before running.
     public func validate() throws {
-        if !(idleTimeout > 0) || !(pongTimeout > 0) {
-            throw ValidationError("--idle-timeout and --pong-timeout must be positive numbers of seconds")
-        }
+        try connection.validate(url: url)
         if let count, count < 1 { throw ValidationError("--count must be at least 1, got \(count)") }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be a positive number of seconds") }
-        if maxMessageSize < 1 { throw ValidationError("--max-message-size must be at least 1 byte") }
-        do { _ = try WSURL(url) } catch let e as WSError { throw ValidationError(e.message) }
-        for h in headers {
-            do { _ = try HTTPHeaderField(parsing: h) } catch { throw ValidationError("--header: \(error)") }
-        }
     }
 
     /// Builds the connect request from the options.
-    func makeRequest() throws -> ConnectRequest {
-        ConnectRequest(
-            url: try WSURL(url), headers: try headers.map(HTTPHeaderField.init(parsing:)), subprotocols: subprotocols,
-            tls: TLSOptions(extraTrustRootsPEMFile: caFile), config: WSConfig(maxMessageSize: maxMessageSize))
-    }
+    func makeRequest() throws -> ConnectRequest { try connection.request(url: url) }
 
     /// Connects and prints until the end; see the command's discussion.
     public func run() async throws {
         let out = StandardOutput()
         let outcome: TapSession.Outcome
         if reconnect {
-            var config = ReconnectConfig()
-            config.keepalive = KeepalivePolicy(idleTimeout: .seconds(idleTimeout), pongTimeout: .seconds(pongTimeout))
+            let config = connection.reconnectConfig()
             outcome = try await ReconnectingTapSession(
                 request: makeRequest(), messages: messages, count: count, duration: duration
             ).run(connector: ReconnectingConnector(wrapping: NIOConnector(), config: config))

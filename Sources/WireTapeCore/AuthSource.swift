@@ -72,9 +72,13 @@ public enum Redaction {
     ]
 
     /// Whether a header or query parameter with this name carries a secret.
-    public static func isSecret(name: String) -> Bool {
+    public static func isSecret(name: String) -> Bool { isSecret(name: name, extraNames: []) }
+
+    /// Whether a name is secret by the rules above or is one of `extraNames` (lowercased
+    /// names the user added, e.g. with `--redact-param`).
+    public static func isSecret(name: String, extraNames: Set<String>) -> Bool {
         let lower = name.lowercased()
-        return exactNames.contains(lower) || fragments.contains { lower.contains($0) }
+        return exactNames.contains(lower) || extraNames.contains(lower) || fragments.contains { lower.contains($0) }
     }
 
     /// The value to show for a header or parameter: the value itself, or the placeholder.
@@ -90,7 +94,10 @@ public enum Redaction {
     /// A URL with its credentials removed: user info (`user:pass@`) and secret query values.
     /// Works on any URL text, valid or not, so it can be applied to whatever is about to be
     /// written or logged.
-    public static func redact(url: String) -> String {
+    public static func redact(url: String) -> String { redact(url: url, extraNames: []) }
+
+    /// ``redact(url:)`` that also hides the query values of `extraNames` (lowercased).
+    public static func redact(url: String, extraNames: Set<String>) -> String {
         var text = url
         if let schemeEnd = url.firstRange(of: "://") {
             let authority = url[schemeEnd.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
@@ -98,11 +105,14 @@ public enum Redaction {
                 text = String(url[..<schemeEnd.upperBound]) + placeholder + String(url[at...])
             }
         }
-        return redact(requestTarget: text)
+        return redact(requestTarget: text, extraNames: extraNames)
     }
 
     /// A request target (`/path?a=1&token=x`) with secret query values replaced.
-    public static func redact(requestTarget: String) -> String {
+    public static func redact(requestTarget: String) -> String { redact(requestTarget: requestTarget, extraNames: []) }
+
+    /// ``redact(requestTarget:)`` that also hides the values of `extraNames` (lowercased).
+    public static func redact(requestTarget: String, extraNames: Set<String>) -> String {
         guard let q = requestTarget.firstIndex(of: "?") else { return requestTarget }
         let path = requestTarget[..<q]
         let params = requestTarget[requestTarget.index(after: q)...].split(
@@ -110,7 +120,7 @@ public enum Redaction {
         ).map { pair -> String in
             guard let eq = pair.firstIndex(of: "=") else { return String(pair) }
             let name = String(pair[..<eq])
-            return isSecret(name: name) ? "\(name)=\(placeholder)" : String(pair)
+            return isSecret(name: name, extraNames: extraNames) ? "\(name)=\(placeholder)" : String(pair)
         }
         return "\(path)?\(params.joined(separator: "&"))"
     }

@@ -37,6 +37,9 @@ public final class InboundStream: AsyncSequence, Sendable {
         var onTermination: (@Sendable () -> Void)?
         /// Set by ``InboundStream/divert(to:onEnd:)``: frames go here instead of the queue.
         var divert: Divert?
+        /// Set by ``InboundStream/observe(_:)``: called for every frame before it is queued
+        /// or diverted.
+        var observers: [@Sendable (InboundFrame) -> Void] = []
 
         var queuedCount: Int { queue.count - head }
 
@@ -81,6 +84,26 @@ public final class InboundStream: AsyncSequence, Sendable {
 
     /// Frames queued and not yet taken by the consumer.
     public var queuedFrameCount: Int { state.withLock { $0.queuedCount } }
+
+    /// Installs an observer that sees every frame of the stream exactly once, in order, on the
+    /// producer's thread, without a task hop: first (synchronously, before this returns) each
+    /// frame already queued and not yet consumed, then every frame yielded later, before that
+    /// frame is queued or handed to anyone else. Frames the consumer already took are not
+    /// replayed.
+    ///
+    /// The observer runs under the stream's lock: it must be quick and must not call back into
+    /// this stream (a recorder's tee copies a reference into its own bounded queue). Frames
+    /// yielded after the stream ended are not observed.
+    public func observe(_ observer: @escaping @Sendable (InboundFrame) -> Void) {
+        state.withLock { s in
+            var i = s.head
+            while i < s.queue.count {
+                observer(s.queue[i])
+                i += 1
+            }
+            s.observers.append(observer)
+        }
+    }
 
     /// The producing side of an ``InboundStream``.
     public struct Producer: Sendable {
@@ -127,6 +150,12 @@ public final class InboundStream: AsyncSequence, Sendable {
         guard let first = frames.first else { return true }
         let (waiter, keepGoing): (CheckedContinuation<InboundFrame?, any Error>?, Bool) = state.withLock { s in
             guard s.terminal == nil else { return (nil, false) }
+            // Observers (a recorder's tee) see every frame first, as the transport delivered it.
+            if !s.observers.isEmpty {
+                for f in frames {
+                    for o in s.observers { o(f) }
+                }
+            }
             if let divert = s.divert {
                 // Handed over under the lock, so no frame can follow the end (see divert).
                 if frames.withContiguousStorageIfAvailable({ divert.frames($0) }) == nil {

@@ -54,7 +54,10 @@ public struct NIOConnector: WSConnector {
 
         let eventLoop = group.next()
         let promise = eventLoop.makePromise(of: HTTPResponseHead.self)
-        let upgraded = eventLoop.makePromise(of: NIOLoopBound<WebSocketConnectionHandler>.self)
+        // The handler, and when the handshake completed: the timestamp of the socket read that
+        // carried the 101 response. Frames decoded from the same read carry the same stamp and
+        // later reads later ones, so `connectedAt` never follows the epoch's first frame.
+        let upgraded = eventLoop.makePromise(of: (NIOLoopBound<WebSocketConnectionHandler>, ReceiveTimestamp).self)
         promise.futureResult.whenFailure { upgraded.fail($0) }
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(TimeAmount(config.connectTimeout))
@@ -84,8 +87,10 @@ public struct NIOConnector: WSConnector {
                                 maxMessageSize: config.maxMessageSize, producer: producer,
                                 lifecycle: lifecycle, activity: activity, closeTimeout: config.closeTimeout,
                                 pongMinInterval: config.pongMinInterval)
+                            let readAt = (try? sync.handler(type: ReceiveTimestampHandler.self))?.lastRead
+                            let connectedAt = readAt.flatMap { $0.monotonicNanos == 0 ? nil : $0 } ?? .now()
                             try sync.addHandler(handler)
-                            upgraded.succeed(NIOLoopBound(handler, eventLoop: channel.eventLoop))
+                            upgraded.succeed((NIOLoopBound(handler, eventLoop: channel.eventLoop), connectedAt))
                             promise.succeed(response)
                         }
                     }
@@ -129,7 +134,7 @@ public struct NIOConnector: WSConnector {
             throw e
         }
 
-        let handler = try await upgraded.futureResult.get()
+        let (handler, connectedAt) = try await upgraded.futureResult.get()
         producer.setDemandHandler { channel.eventLoop.execute { handler.value.resumeReading() } }
         producer.setTerminationHandler {
             channel.eventLoop.execute { handler.value.startClose(code: .goingAway, reason: "consumer stopped") }
@@ -138,7 +143,7 @@ public struct NIOConnector: WSConnector {
             subprotocol: response.headers.first(name: "Sec-WebSocket-Protocol"),
             responseHeaders: Redaction.redact(response.headers.map { HTTPHeaderField($0.name, $0.value) }),
             remoteAddress: channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" },
-            connectedAt: .now())
+            connectedAt: connectedAt)
         return WSConnection(
             inbound: inbound, sink: NIOWebSocketSink(channel: channel, handler: handler, url: url),
             lifecycle: lifecycle, info: info, activity: activity)

@@ -20,6 +20,14 @@ and prints `PORT <n>` as its first stdout line. The request path picks the behav
                              (numbered=1: messages "f-<i>-xxx..."; hold=1: stay open afterwards)
   /pingflood?n=N             send N pings (payloads "p<i>") at once, then "sent", then stay open
   /corpus?file=F&repeat=R    send every line of F (R times) as text, then close 1000
+  /venue?script=S&log=F&n=N  a venue with outages, one step of S (comma-separated) per connection
+                             attempt to this path: `close1011` / `abort` / `hold` open a session that
+                             waits for one client message (if wait=1), sends N messages
+                             "s<session>-m<i>", then closes 1011 / aborts the TCP connection / stays
+                             open until the client closes; `503` refuses the upgrade with
+                             Retry-After: 1. With quiet=SECONDS, a session then stays silent (but
+                             answers pings) that long and sends N more "s<session>-q<i>". Appends "open <s>", "recv <s> <msg>", "sent <s> <msg>",
+                             "closed <s> <code>" lines to F (steps past the end repeat the last).
 """
 import argparse, asyncio, json, ssl, sys
 from http import HTTPStatus
@@ -34,8 +42,32 @@ def query(ws):
     return u.path, {k: v[0] for k, v in parse_qs(u.query, keep_blank_values=True).items()}
 
 
+VENUE_ATTEMPTS = {}
+
+
+def venue_log(q, line):
+    if "log" in q:
+        with open(q["log"], "a") as f:
+            f.write(line + "\n")
+
+
 def process_request(connection, request):
     path = urlparse(request.path).path
+    if path == "/venue":
+        q = {k: v[0] for k, v in parse_qs(urlparse(request.path).query, keep_blank_values=True).items()}
+        steps = q.get("script", "hold").split(",")
+        n = VENUE_ATTEMPTS.get(q.get("log", ""), 0)
+        VENUE_ATTEMPTS[q.get("log", "")] = n + 1
+        step = steps[min(n, len(steps) - 1)]
+        connection.venue_step = step
+        if step == "503":
+            venue_log(q, f"refused {n} 503")
+            response = connection.respond(HTTPStatus(503), "try again\n")
+            response.headers["Retry-After"] = "1"
+            return response
+        # Sessions are numbered by the attempts that were accepted.
+        connection.venue_session = sum(1 for s in steps[:n] if s != "503") if n < len(steps) else \
+            sum(1 for s in steps if s != "503") + (n - len(steps))
     if path.startswith("/status/"):
         code = int(path.rsplit("/", 1)[1])
         response = connection.respond(HTTPStatus(code), f"refused with {code}\n")
@@ -108,6 +140,36 @@ async def handler(ws):
                 await ws.ping(f"p{i}".encode())
             await ws.send("sent")
             await ws.wait_closed()
+        elif path == "/venue":
+            step, session = ws.venue_step, ws.venue_session
+            venue_log(q, f"open {session}")
+            if q.get("wait") == "1":
+                msg = await ws.recv()
+                venue_log(q, f"recv {session} {msg}")
+            for i in range(int(q.get("n", "5"))):
+                m = f"s{session}-m{i}"
+                await ws.send(m)
+                venue_log(q, f"sent {session} {m}")
+            if "quiet" in q:
+                await asyncio.sleep(float(q["quiet"]))  # silent but alive: pings are answered
+                for i in range(int(q.get("n", "5"))):
+                    m = f"s{session}-q{i}"
+                    await ws.send(m)
+                    venue_log(q, f"sent {session} {m}")
+            if step == "close1011":
+                await ws.close(1011, "venue restart")
+            elif step == "abort":
+                await asyncio.sleep(0.2)  # let the frames reach the client before the reset
+                ws.transport.abort()
+            else:
+                try:
+                    async for msg in ws:
+                        venue_log(q, f"recv {session} {msg}")
+                except ConnectionClosed:
+                    pass
+            await ws.wait_closed()
+            rcvd = ws.protocol.close_rcvd.code if ws.protocol.close_rcvd else "none"
+            venue_log(q, f"closed {session} {rcvd}")
         elif path == "/corpus":
             with open(q["file"], "rb") as f:
                 lines = [l.rstrip(b"\n").decode() for l in f]

@@ -1,0 +1,225 @@
+import Foundation
+import Testing
+import WireTapeCLI
+import WireTapeTestSupport
+
+/// A `wiretape record` process whose stderr is read line by line as it runs.
+final class RecordProcess {
+    let process = Process()
+    private let err = Pipe()
+    private let out = Pipe()
+    private var buffer = Data()
+    private(set) var stderrText = ""
+
+    init(_ arguments: [String]) throws {
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("wiretape").path,
+            repositoryRoot.appendingPathComponent(".build/debug/wiretape").path,
+        ]
+        guard let path = candidates.first(where: FileManager.default.isExecutableFile(atPath:)) else {
+            throw PeerStartError(description: "the wiretape binary was not built (swift build --build-tests builds it)")
+        }
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = ["record"] + arguments
+        process.standardError = err
+        process.standardOutput = out
+        try process.run()
+    }
+
+    /// Blocks on stderr until a line containing `text` arrives; false at end of stream.
+    func waitForLine(containing text: String) -> Bool {
+        while true {
+            if let range = buffer.firstRange(of: Data(text.utf8)), buffer[range.upperBound...].contains(10) { return true }
+            let chunk = err.fileHandleForReading.availableData
+            if chunk.isEmpty { return false }
+            buffer.append(chunk)
+            stderrText += String(decoding: chunk, as: UTF8.self)
+        }
+    }
+
+    /// Waits for the exit and returns the status; the rest of stderr is kept in ``stderrText``.
+    func wait() -> Int32 {
+        let rest = err.fileHandleForReading.readDataToEndOfFile()
+        stderrText += String(decoding: rest, as: UTF8.self)
+        _ = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
+
+private func lines(_ path: String) -> [String] {
+    ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+}
+
+@Suite(.serialized)
+struct RecordCommandTests {
+    let peer: PythonPeer
+    let dir: URL
+    init() throws {
+        peer = try PythonPeer()
+        dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("wiretape-record-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    @Test func recordsAVenueThroughA1011A503AndATCPAbortExactly() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = dir.appendingPathComponent("venue.log").path
+        let journal = dir.appendingPathComponent("j").path
+        let url = peer.url("/venue?script=close1011,503,abort,hold&wait=1&n=5&log=\(log)")
+        let run = try CLIRun.wiretape(["record", url, "--journal", journal, "--send", "sub", "--count", "15", "--idle-timeout", "30"])
+        #expect(run.status == 0, "stderr: \(run.stderr)")
+
+        let cat = try CLIRun.wiretape(["cat", journal])
+        #expect(cat.status == 0)
+        let records = cat.lines
+        // What the venue sent, byte-exact and in order, one epoch per venue session.
+        let sent = lines(log).filter { $0.hasPrefix("sent ") }.map { $0.split(separator: " ")[2] }.map(String.init)
+        let inbound = records.filter { $0["type"] as? String == "frame" && $0["dir"] as? String == "in" }
+        #expect(sent.count == 15)
+        #expect(inbound.map { $0["data"] as? String ?? "?" } == sent)
+        #expect(inbound.map { $0["epoch"] as? Int ?? -1 } == Array(repeating: 1, count: 5) + Array(repeating: 2, count: 5) + Array(repeating: 3, count: 5))
+        // The --send message once per epoch, as outbound; the venue got it in every session.
+        let outbound = records.filter { $0["type"] as? String == "frame" && $0["dir"] as? String == "out" }
+        #expect(outbound.map { $0["data"] as? String } == ["sub", "sub", "sub"])
+        #expect(outbound.map { $0["epoch"] as? Int } == [1, 2, 3])
+        #expect(lines(log).filter { $0.hasSuffix(" sub") && $0.hasPrefix("recv") }.count == 3)
+        // One connect record per attempt, the 503 among them.
+        let connects = records.filter { $0["type"] as? String == "connect" }
+        #expect(connects.filter { $0["outcome"] as? String == "attempt" }.count == 4)
+        #expect(connects.filter { $0["outcome"] as? String == "connected" }.count == 3)
+        let failed = connects.filter { $0["outcome"] as? String == "failed" }
+        #expect(failed.count == 1 && failed.first?["http_status"] as? Int == 503)
+        #expect(failed.first?["retry_after_s"] as? Int == 1)
+        // Causal timestamps: mono never decreases; each epoch's connected edge precedes its frames.
+        let monos = records.compactMap { $0["mono_ns"] as? Int }
+        #expect(monos.count == records.count && zip(monos, monos.dropFirst()).allSatisfy { $0 <= $1 })
+        for epoch in 1...3 {
+            let edge = records.firstIndex { $0["type"] as? String == "lifecycle" && $0["state"] as? String == "connected" && $0["epoch"] as? Int == epoch }
+            let frame = records.firstIndex { $0["type"] as? String == "frame" && $0["epoch"] as? Int == epoch }
+            #expect(edge != nil && frame != nil && edge! < frame!, "epoch \(epoch)")
+        }
+        // The last session was closed with a handshake.
+        #expect(lines(log).contains("closed 2 1000"))
+        // gaps lists each outage with its cause.
+        let gaps = try CLIRun.wiretape(["gaps", journal])
+        #expect(gaps.status == 0)
+        #expect(gaps.stdout.contains("after epoch 1") && gaps.stdout.contains("1011"))
+        #expect(gaps.stdout.contains("after epoch 2") && gaps.stdout.contains("1006"))
+        let verify = try CLIRun.wiretape(["verify", journal])
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+    }
+
+    @Test func sigtermClosesCleanlyNoSecretAnywhereAndASecondRecorderIsRefused() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = dir.appendingPathComponent("venue.log").path
+        let journal = dir.appendingPathComponent("j").path
+        let token = "TOKENSECRET42", auth = "AUTHSECRET43", sig = "SIGSECRET44"
+        let url = peer.url("/venue?script=hold&wait=1&n=3&log=\(log)&token=\(token)&symbol=BTCUSDT")
+        let login = #"{"op":"login","key":"\#(auth)","sign":"\#(sig)","args":["\#(token)"]}"#
+        let first = try RecordProcess([
+            url, "--journal", journal, "--header", "Authorization: Bearer \(auth)", "--header", "X-Trace: keep-me",
+            "--send", login, "--redact-field", "sign",
+        ])
+        #expect(first.waitForLine(containing: "state=connected epoch=1"))
+
+        // A second recorder on the same journal is refused before it connects, naming the holder.
+        let second = try CLIRun.wiretape(["record", url, "--journal", journal])
+        #expect(second.status == 1)
+        #expect(second.stderr.contains("pid \(first.process.processIdentifier)"), "\(second.stderr)")
+        #expect(lines(log).filter { $0.hasPrefix("open") }.count == 1)
+
+        first.process.terminate()  // SIGTERM
+        let status = first.wait()
+        #expect(status == 0, "stderr: \(first.stderrText)")
+        #expect(lines(log).contains("closed 0 1000"), "\(lines(log))")
+        let verify = try CLIRun.wiretape(["verify", journal])
+        #expect(verify.status == 0)
+
+        let cat = try CLIRun.wiretape(["cat", journal])
+        var haystacks = [("cat", cat.stdout), ("stderr of the recorder", first.stderrText), ("stderr of the refused one", second.stderr)]
+        for name in try FileManager.default.contentsOfDirectory(atPath: journal) {
+            let data = try Data(contentsOf: URL(fileURLWithPath: journal).appendingPathComponent(name))
+            haystacks.append((name, String(decoding: data, as: UTF8.self)))
+        }
+        for (name, text) in haystacks {
+            for secret in [token, auth, sig] { #expect(!text.contains(secret), "\(secret) found in \(name)") }
+        }
+        // What is not secret is kept.
+        #expect(cat.stdout.contains("symbol=BTCUSDT") && cat.stdout.contains("keep-me"))
+        #expect(cat.stdout.contains(#"\"op\":\"login\""#) || cat.stdout.contains(#""op":"login""#))
+        let inbound = cat.lines.filter { $0["type"] as? String == "frame" && $0["dir"] as? String == "in" }
+        // SIGTERM may come before the venue's frames: what was recorded is an exact prefix.
+        let got = inbound.map { $0["data"] as? String ?? "?" }
+        #expect(got == Array(["s0-m0", "s0-m1", "s0-m2"].prefix(got.count)))
+    }
+}
+
+@Suite(.serialized)
+struct RecordCommandFailureTests {
+    let peer: PythonPeer
+    init() throws { peer = try PythonPeer() }
+
+    @Test func anUnrecoverableVenueEndsTheRecordingWithExit1AndACause() throws {
+        let dir = NSTemporaryDirectory() + "wiretape-record-401-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = try CLIRun.wiretape(["record", peer.url("/status/401"), "--journal", dir])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("unrecoverable") && run.stderr.contains("401"), "\(run.stderr)")
+        let cat = try CLIRun.wiretape(["cat", dir])
+        let last = cat.lines.last
+        #expect(last?["type"] as? String == "session" && (last?["message"] as? String ?? "").contains("unrecoverable"))
+        #expect(cat.lines.contains { $0["type"] as? String == "lifecycle" && $0["state"] as? String == "unrecoverable" })
+    }
+
+    @Test func afterSIGKILLRepairLeavesAnExactPrefixOfTheFeed() throws {
+        let dir = NSTemporaryDirectory() + "wiretape-record-kill-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let log = dir + ".log"
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let p = try RecordProcess([peer.url("/venue?script=hold&n=200000&log=\(log)"), "--journal", dir, "--durability", "never"])
+        #expect(p.waitForLine(containing: "state=connected epoch=1"))
+        // Kill once a block is on disk: the journal's segment grows past its header (polled,
+        // bounded; the block is written when 64 KiB of the feed arrived).
+        for _ in 0..<500 {
+            let sizes = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".wtj") }
+                .map { ((try? FileManager.default.attributesOfItem(atPath: dir + "/" + $0))?[.size] as? Int) ?? 0 }
+            if sizes.contains(where: { $0 > 4096 }) { break }
+            usleep(20_000)
+        }
+        kill(p.process.processIdentifier, SIGKILL)
+        _ = p.wait()
+        let repair = try CLIRun.wiretape(["repair", dir])
+        #expect(repair.status == 0, "\(repair.stdout) \(repair.stderr)")
+        let verify = try CLIRun.wiretape(["verify", dir])
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+        let cat = try CLIRun.wiretape(["cat", dir])
+        let got = cat.lines.filter { $0["type"] as? String == "frame" }.map { $0["data"] as? String ?? "?" }
+        // Whatever reached the disk before the kill is an exact prefix of what the venue sent.
+        #expect(got.count > 0 && got.count < 200_000)
+        #expect(got == (0..<got.count).map { "s0-m\($0)" })
+    }
+
+    @Test func aQuietButAliveSessionIsStaleThenResumedInTheSameEpoch() throws {
+        let dir = NSTemporaryDirectory() + "wiretape-record-quiet-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = try CLIRun.wiretape([
+            "record", peer.url("/venue?script=hold&n=3&quiet=1.5"), "--journal", dir, "--idle-timeout", "0.5",
+            "--pong-timeout", "5", "--duration", "2.5",
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        let records = try CLIRun.wiretape(["cat", dir]).lines
+        let edges = records.filter { $0["type"] as? String == "lifecycle" }.map { "\($0["state"] as? String ?? "?")@\($0["epoch"] as? Int ?? -1)" }
+        #expect(edges.starts(with: ["connecting@0", "connected@1", "stale@1"]), "\(edges)")
+        #expect(edges.contains("resumed@1") && edges.last == "closed@1", "\(edges)")
+        #expect(!edges.contains { $0.hasSuffix("@2") || $0.hasPrefix("reconnecting") })
+        let frames = records.filter { $0["type"] as? String == "frame" }.map { $0["data"] as? String ?? "?" }
+        #expect(frames == ["s0-m0", "s0-m1", "s0-m2", "s0-q0", "s0-q1", "s0-q2"])
+        #expect(try CLIRun.wiretape(["verify", dir]).status == 0)
+    }
+
+    @Test func badFlagsAreRejectedBeforeAnythingHappens() throws {
+        let run = try CLIRun.wiretape(["record", peer.url("/text"), "--journal", "/tmp/never-created-\(UUID().uuidString)", "--durability", "sometimes"])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("--durability"))
+    }
+}
