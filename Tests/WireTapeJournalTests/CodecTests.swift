@@ -52,6 +52,28 @@ import WireTapeCore
         #expect(throws: JournalError.self) { try (raw + [1]).withUnsafeBytes { try JournalBlockCodec.decodeRecords($0, firstSeq: 10) } }
     }
 
+    /// `decodeBlock` (the public decoder the fuzzer drives) refuses a block whose payload was
+    /// damaged, naming the CRC, even where the damaged payload still decompresses.
+    @Test func decodeBlockRefusesADamagedPayloadByItsCRC() throws {
+        let records = (0..<40).map { i in
+            JournalRecord(seq: UInt64(i + 1), epoch: 1, wallNanos: Int64(i), monoNanos: UInt64(i), body: .annotation("note \(i) with some text"))
+        }
+        let block = try JournalBlockCodec.encodeBlock(records)
+        #expect(try block.withUnsafeBytes { try JournalBlockCodec.decodeBlock($0) } == records)
+        var refused = 0
+        for offset in stride(from: 80, to: block.count, by: 7) {
+            var bad = block
+            bad[offset] ^= 0x04
+            #expect {
+                _ = try bad.withUnsafeBytes { try JournalBlockCodec.decodeBlock($0) }
+            } throws: { e in
+                (e as? JournalError)?.code == .corruptBlock && (e as? JournalError)?.message.contains("CRC-32C") == true
+            }
+            refused += 1
+        }
+        #expect(refused > 10)
+    }
+
     @Test func blockHeaderRoundTripAndDamage() throws {
         let h = BlockHeader(codec: 1, storedLength: 100, rawLength: 300, recordCount: 3, payloadCRC: 7, firstSeq: 1, lastSeq: 5, minWall: 1, maxWall: 2, minEpoch: 0, maxEpoch: 1)
         var bytes = [UInt8](repeating: 0, count: 80)

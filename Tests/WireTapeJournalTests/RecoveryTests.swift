@@ -19,7 +19,8 @@ func blockOffsets(_ bytes: [UInt8]) -> [Int] {
 
 /// Every record read must be one that was written (same seq, same content), in order.
 func expectSubsequence(_ read: [JournalRecord], of written: [JournalRecord], sourceLocation: SourceLocation = #_sourceLocation) {
-    let bySeq = Dictionary(uniqueKeysWithValues: written.map { ($0.seq, $0) })
+    let bySeq = Dictionary(written.map { ($0.seq, $0) }, uniquingKeysWith: { first, _ in first })
+    #expect(bySeq.count == written.count, "the writer handed out a sequence number twice", sourceLocation: sourceLocation)
     var last: UInt64 = 0
     for r in read {
         #expect(bySeq[r.seq] == r, "record \(r.seq) differs from what was written", sourceLocation: sourceLocation)

@@ -105,11 +105,10 @@ struct NIOConnectorIntegrationTests {
         #expect(try await it.next()?.frame == .binary([1, 2, 3]))
         await c.sink.close(code: .normalClosure, reason: "bye")
         #expect(try await it.next() == nil)
-        await #expect(throws: WSError.self) { try await c.sink.send(.text("after close")) }
-        do {
+        await #expect {
             try await c.sink.send(.text("after close"))
-        } catch let e as WSError {
-            #expect(e.code == .sinkClosed)
+        } throws: { e in
+            (e as? WSError)?.code == .sinkClosed
         }
         guard case .localClose(let code, let reason) = c.lifecycle.current.lastDisconnect else {
             Issue.record("expected a local close")
