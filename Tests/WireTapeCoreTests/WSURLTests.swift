@@ -36,7 +36,18 @@ struct WSURLTests {
 
 struct RedactionAndHeaderTests {
     @Test func secretHeaderNamesAreRecognised() {
-        for name in ["Authorization", "cookie", "X-MBX-APIKEY", "CB-ACCESS-SIGN", "X-Auth-Token", "api_key", "Session-Id"] {
+        // Every credential header the venues WireTape records use, spelled as they send them,
+        // and names caught by their parts (token, secret, key, ...).
+        let venueHeaders = [
+            "Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "X-MBX-APIKEY", "CB-ACCESS-KEY",
+            "CB-ACCESS-SIGN", "CB-ACCESS-PASSPHRASE", "OK-ACCESS-KEY", "OK-ACCESS-SIGN", "OK-ACCESS-PASSPHRASE",
+            "X-API-KEY", "listenKey", "jwt",
+        ]
+        let byPart = [
+            "X-Auth-Token", "api_key", "Session-Id", "X-Client-Secret", "password", "X-Passphrase", "X-Signature",
+            "apikey", "X-Api-Key-Id", "X-Credential", "private-key",
+        ]
+        for name in venueHeaders + byPart + venueHeaders.map({ $0.lowercased() }) + venueHeaders.map({ $0.uppercased() }) {
             #expect(Redaction.isSecret(name: name), "\(name)")
         }
         for name in ["Origin", "User-Agent", "Accept", "X-Request-Id"] {

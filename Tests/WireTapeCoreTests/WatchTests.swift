@@ -108,20 +108,27 @@ struct InboundStreamTests {
         #expect(try await consumer.value == 1000)
     }
 
-    @Test func cancellingTheConsumerTellsTheProducer() async throws {
+    @Test(.timeLimit(.minutes(1)))
+    func cancellingTheConsumerTellsTheProducer() async throws {
         let (stream, producer) = InboundStream.makeStream()
         let terminated = Counter()
         producer.setTerminationHandler { terminated.increment() }
+        let (took, tookFrame) = AsyncStream.makeStream(of: Void.self)
         let consumer = Task { () -> Int in
             var n = 0
-            for try await _ in stream { n += 1 }
+            for try await _ in stream {
+                n += 1
+                tookFrame.yield()
+            }
             return n
         }
         producer.yield(frame(0))
-        // Let the consumer take the frame and park (bounded wait on a condition, not a sleep for correctness).
-        while stream.queuedFrameCount > 0 { await Task.yield() }
+        // Wait for the event "the consumer took the frame"; it then waits for the next one
+        // (or is about to): cancelling in either state must end it and tell the producer.
+        var it = took.makeAsyncIterator()
+        _ = await it.next()
         consumer.cancel()
-        _ = try await consumer.value
+        #expect(try await consumer.value == 1)
         #expect(terminated.value == 1)
         #expect(!producer.yield(frame(1)), "yields after termination are refused")
     }

@@ -19,7 +19,8 @@ func blockOffsets(_ bytes: [UInt8]) -> [Int] {
 
 /// Every record read must be one that was written (same seq, same content), in order.
 func expectSubsequence(_ read: [JournalRecord], of written: [JournalRecord], sourceLocation: SourceLocation = #_sourceLocation) {
-    let bySeq = Dictionary(uniqueKeysWithValues: written.map { ($0.seq, $0) })
+    let bySeq = Dictionary(written.map { ($0.seq, $0) }, uniquingKeysWith: { first, _ in first })
+    #expect(bySeq.count == written.count, "the writer handed out a sequence number twice", sourceLocation: sourceLocation)
     var last: UInt64 = 0
     for r in read {
         #expect(bySeq[r.seq] == r, "record \(r.seq) differs from what was written", sourceLocation: sourceLocation)
@@ -187,35 +188,65 @@ func smallBlocks() -> JournalWriterOptions {
         #expect(try JournalMaintenance.verify(directory: t.path).isOK)
     }
 
-    @Test func everyTruncationLengthReadsAPrefix() throws {
+    /// A segment cut at any length reads exactly the records of the blocks that are whole
+    /// before the cut (not just "some prefix": an empty read is not a pass), and reports the
+    /// torn tail whenever something was cut off.
+    @Test func everyTruncationLengthReadsExactlyTheWholeBlocks() throws {
         let t = TempDir(); defer { t.cleanup() }
         let written = try writeSample(t.path, count: 400, options: smallBlocks())
-        let seg = try segmentPaths(t.path)[0]
+        let segs = try segmentPaths(t.path)
+        try #require(segs.count == 1)
+        let seg = segs[0]
         let original = fileBytes(seg)
-        for cut in stride(from: 0, to: original.count, by: 97) {
+        // (end offset, last seq) of each block, from its header.
+        let blocks = try blockOffsets(original).map { o -> (end: Int, lastSeq: UInt64) in
+            let h = try original[o..<o + 80].withUnsafeBytes { try BlockHeader.read($0) }
+            return (o + 80 + Int(h.storedLength), h.lastSeq)
+        }
+        try #require(blocks.count > 10 && blocks.last!.lastSeq == 400)
+        let dataEnd = blocks.last!.end
+        var cuts = Array(stride(from: 0, to: original.count, by: 97))
+        for b in blocks { cuts += [b.end - 1, b.end, b.end + 1] }
+        for cut in Set(cuts).sorted() where cut < original.count {
             writeBytes(seg, Array(original[..<cut]))
-            let (read, _) = try readAll(t.path)
-            #expect(read == Array(written.prefix(read.count)))
+            let (read, cursor) = try readAll(t.path)
+            let whole = blocks.last { $0.end <= cut }?.lastSeq ?? 0
+            #expect(read == Array(written.prefix(Int(whole))), "cut at \(cut): \(read.count) records read, \(whole) whole")
+            // A cut at a block boundary looks like a segment still being written; a cut
+            // inside a block (or inside the seal) leaves a torn tail that must be reported.
+            if cut > 40 && cut < dataEnd && !blocks.contains(where: { $0.end == cut }) {
+                #expect(cursor.problems.map(\.code).contains(.tornTail), "cut at \(cut) inside a block: the torn tail is reported")
+            }
         }
     }
 
+    /// Random flips anywhere in a segment: what is read is always what was written, every
+    /// flip is found by `verify` (every byte of a segment is under a CRC), and a read that
+    /// lost records reports a problem.
     @Test func randomByteFlipsNeverYieldGarbage() throws {
         let t = TempDir(); defer { t.cleanup() }
         let written = try writeSample(t.path, count: 1500, options: smallBlocks())
         let seg = try segmentPaths(t.path)[0]
         let original = fileBytes(seg)
         var rng: UInt64 = 0x9E37_79B9_7F4A_7C15
-        for _ in 0..<150 {
+        var lossy = 0
+        for round in 0..<150 {
             var b = original
             for _ in 0..<(1 + Int(rng % 4)) {
                 rng = rng &* 6364136223846793005 &+ 1442695040888963407
                 b[Int((rng >> 20) % UInt64(b.count))] ^= UInt8(truncatingIfNeeded: rng >> 50) | 1
             }
             writeBytes(seg, b)
-            let (read, _) = try readAll(t.path, ReadOptions(useIndex: false))
+            let (read, cursor) = try readAll(t.path, ReadOptions(useIndex: false))
             expectSubsequence(read, of: written)
-            _ = try JournalMaintenance.verify(directory: t.path)
+            if read.count < written.count {
+                lossy += 1
+                #expect(cursor.problemCount > 0, "round \(round): \(written.count - read.count) records lost without a problem reported")
+            }
+            let v = try JournalMaintenance.verify(directory: t.path)
+            #expect(!v.isOK, "round \(round): verify missed a flipped byte")
         }
+        #expect(lossy > 100, "most rounds damage a block")
     }
 
     @Test func newerMajorVersionIsRefusedClearly() throws {

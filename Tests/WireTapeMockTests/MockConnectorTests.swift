@@ -135,24 +135,36 @@ struct MockConnectorTests {
 
     @Test func trickleAndPeerPingsCountAsActivity() async throws {
         let clock = ManualClock()
-        let mock = MockConnector(clock: clock, attempts: [.accept([.trickle(bytes: 4096), .ping])])
+        let mock = MockConnector(clock: clock, attempts: [.accept([.trickle(bytes: 4096), .ping, .send(.text("end"))])])
         let conn = try await mock.connect(ConnectRequest(url: url))
-        let peer = await mock.peer(1)
-        _ = peer
-        // Steps run on a task; the counters settle once the peer has played them.
-        while conn.activity.pongsSent == 0 { await Task.yield() }
-        #expect(conn.activity.bytesRead >= 4096)
+        // Steps run in order on the peer's task: once "end" arrives, the trickle and the ping
+        // have been played (waiting on that event, not spinning).
+        var it = conn.inbound.makeAsyncIterator()
+        #expect(try await it.next()?.frame == .text("end"))
+        #expect(conn.activity.bytesRead == 4096 + 2 + 5, "the trickle, the ping frame and the 3-byte message with its 2-byte header")
         #expect(conn.activity.pingsReceived == 1)
-        #expect(conn.inbound.queuedFrameCount == 0)
+        #expect(conn.activity.pongsSent == 1)
+        #expect(conn.inbound.queuedFrameCount == 0, "the trickle delivered no frame")
     }
 
-    @Test func seededRandomIsReproducible() {
-        var a = SeededRandom(seed: 7)
+    /// SplitMix64's reference outputs (Vigna's splitmix64.c): a generator that is constant,
+    /// or that ignores its seed, fails this.
+    @Test func seededRandomIsSplitMix64() {
+        var a = SeededRandom(seed: 1_234_567)
+        #expect((0..<3).map { _ in a.next() } == [6_457_827_717_110_365_317, 3_203_168_211_198_807_973, 9_817_491_932_198_370_423])
+        var z = SeededRandom(seed: 0)
+        #expect((0..<3).map { _ in z.next() } == [0xE220_A839_7B1D_CDAF, 0x6E78_9E6A_A1B9_65F4, 0x06C4_5D18_8009_454F])
         var b = SeededRandom(seed: 7)
-        #expect((0..<10).map { _ in a.next() } == (0..<10).map { _ in b.next() })
+        var c = SeededRandom(seed: 7)
+        #expect((0..<10).map { _ in b.next() } == (0..<10).map { _ in c.next() }, "equal seeds, equal sequences")
+    }
+
+    @Test func fixedRandomReturnsItsBitsForever() {
         var z = FixedRandom.zero
         var m = FixedRandom.max
-        let (zero, max) = (z.next(), m.next())
-        #expect(zero == 0 && max == .max)
+        var x = FixedRandom(bits: 0xDEAD_BEEF)
+        #expect((0..<3).map { _ in z.next() } == [0, 0, 0])
+        #expect((0..<3).map { _ in m.next() } == [.max, .max, .max])
+        #expect((0..<3).map { _ in x.next() } == [0xDEAD_BEEF, 0xDEAD_BEEF, 0xDEAD_BEEF])
     }
 }

@@ -4,24 +4,37 @@
 #   tools/autobahn/run.sh --short   the CI subset: 1-7 and 10 (skips 9.*, the 16 MiB performance cases)
 # Needs pyenv's Python 2.7.18 (autobahntestsuite runs on Python 2 only); installs
 # autobahntestsuite 0.8.2 into .build-autobahn/py on first use. Prints the tally of
-# Pass / Non-Strict / Informational / Unimplemented / Fail and exits non-zero on any Fail.
+# Pass / Non-Strict / Informational / Unimplemented / Fail and exits non-zero on any Fail
+# (FAILED, WRONG CODE or UNCLEAN close), or when the report holds fewer cases than the server
+# ran. Without Python 2.7 it prints "SKIP: <reason>" and exits 77 (tools/test lists it as a
+# SKIP, and .ci/run fails on it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mode=${1:-full}
-py2=${WIRETAPE_PYTHON2:-/root/.pyenv/versions/2.7.18/bin/python}
+py2=${WIRETAPE_PYTHON2:-$HOME/.pyenv/versions/2.7.18/bin/python}
 if [ ! -x "$py2" ]; then
-  echo "autobahn: SKIPPED: no Python 2.7 at $py2 (set WIRETAPE_PYTHON2); autobahntestsuite needs Python 2"
-  [ "$mode" = "--short" ] && exit 0 || exit 1
+  echo "autobahn: SKIP: no Python 2.7 at $py2 (install it with pyenv, or set WIRETAPE_PYTHON2); autobahntestsuite needs Python 2"
+  exit 77
 fi
 site=.build-autobahn/py
 if [ ! -d "$site/autobahntestsuite" ]; then
   echo "autobahn: installing autobahntestsuite 0.8.2 into $site"
-  PYENV_VERSION=2.7.18 "$py2" -m pip install -q --target "$site" autobahntestsuite==0.8.2 2>&1 | grep -v DEPRECATION || true
+  if ! out=$(PYENV_VERSION=2.7.18 "$py2" -m pip install -q --target "$site" autobahntestsuite==0.8.2 2>&1); then
+    echo "$out"
+    echo "autobahn: FAIL: could not install autobahntestsuite"
+    rm -rf "$site"
+    exit 1
+  fi
 fi
 
 config=debug
 [ "$mode" = "--short" ] || config=release
-swift build -c "$config" --product wiretape-autobahn-client 2>&1 | grep -E "error|warning: unre" || true
+# A failed build fails the run (never test a stale binary).
+if ! out=$(swift build -c "$config" --product wiretape-autobahn-client 2>&1); then
+  echo "$out" | grep -E "error|warning: unre" || echo "$out" | tail -20
+  echo "autobahn: FAIL: the client did not build"
+  exit 1
+fi
 client=$(swift build -c "$config" --show-bin-path)/wiretape-autobahn-client
 
 out=.build-autobahn/reports
@@ -43,22 +56,43 @@ port=$(sed -n 's/^PORT //p' .build-autobahn/server.log)
 [ -n "$port" ] || { echo "autobahn: the fuzzing server did not start:"; cat .build-autobahn/server.log; exit 1; }
 
 start=$(date +%s)
-"$client" "ws://127.0.0.1:$port" WireTape
+"$client" "ws://127.0.0.1:$port" WireTape | tee .build-autobahn/client.log
 echo "autobahn: client run took $(( $(date +%s) - start ))s"
-python3 - "$out/index.json" <<'PY'
+# The number of cases the server selected, as the client was told it (getCaseCount).
+ran=$(sed -n 's/^autobahn: \([0-9][0-9]*\) cases on the server.*/\1/p' .build-autobahn/client.log)
+python3 - "$out/index.json" "${ran:-}" <<'PY'
 import json, sys, collections
-index = json.load(open(sys.argv[1]))["WireTape"]
+index = json.load(open(sys.argv[1])).get("WireTape", {})
+ran = int(sys.argv[2]) if sys.argv[2] else None
 tally = collections.Counter()
 bad = []
+# behavior: OK, NON-STRICT, INFORMATIONAL, UNIMPLEMENTED, FAILED.
+# behaviorClose: OK, INFORMATIONAL, FAILED, WRONG CODE, UNCLEAN, FAILED BY CLIENT.
+# A close result other than OK/INFORMATIONAL is a failure of the case.
+CLOSE_OK = ("OK", "INFORMATIONAL")
+KNOWN = ("OK", "NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED", "FAILED")
 for case, r in sorted(index.items(), key=lambda kv: [int(x) for x in kv[0].split(".")]):
-    b, c = r["behavior"], r["behaviorClose"]
-    worst = "FAILED" if "FAILED" in (b, c) else b
+    b, c = r.get("behavior"), r.get("behaviorClose")
+    worst = "FAILED" if b == "FAILED" or b not in KNOWN or c not in CLOSE_OK else b
     tally[worst] += 1
     if worst in ("FAILED", "NON-STRICT"):
         bad.append(f"  {case}: behavior={b} close={c}")
 names = {"OK": "Pass", "NON-STRICT": "Non-Strict", "INFORMATIONAL": "Informational",
          "UNIMPLEMENTED": "Unimplemented", "FAILED": "Fail"}
-print("autobahn: " + ", ".join(f"{names.get(k, k)} {tally[k]}" for k in ["OK", "NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED", "FAILED"]) + f" (of {sum(tally.values())} cases)")
+reported = sum(tally.values())
 print("\n".join(bad))
-sys.exit(1 if tally["FAILED"] else 0)
+failed = tally["FAILED"] > 0
+problems = []
+if ran is None:
+    problems.append("the client did not say how many cases the server has")
+elif reported != ran:
+    problems.append(f"the report holds {reported} cases but the server ran {ran}: {ran - reported} missing (a case whose connection failed drops out of the report)")
+if reported == 0:
+    problems.append("no case was reported")
+summary = ", ".join(f"{names.get(k, k)} {tally[k]}" for k in ["OK", "NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED", "FAILED"])
+for p in problems:
+    print("autobahn: " + p)
+verdict = "FAIL" if failed or problems else "PASS"
+print(f"autobahn: {summary} (of {reported} cases reported, {ran} run): {verdict}")
+sys.exit(1 if verdict == "FAIL" else 0)
 PY

@@ -13,7 +13,8 @@ py=.venv/bin/python
 work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 # The benchmark corpus generator lives beside the repository (../shared/corpus).
 python3 ../shared/corpus/gen_corpus.py --mb "$mb" --snapshots 0 --out "$work/corpus" >/dev/null
-swift build -c release --product wiretape-bench-inbound 2>&1 | grep -E "error" || true
+# A failed build fails the run (never benchmark a stale binary).
+out=$(swift build -c release --product wiretape-bench-inbound 2>&1) || { echo "$out" | tail -30; echo "bench-inbound: the build failed"; exit 1; }
 bin=$(swift build -c release --show-bin-path)/wiretape-bench-inbound
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

@@ -153,6 +153,11 @@ func run(iterations: Int, seed: UInt64, dir: String, maxDelayMs: UInt64) {
             fail("iteration \(it): \(error)")
         }
     }
+    // A run in which no kill landed after the writer had reported a block written measured
+    // nothing about durability: it must say so and fail, not print PASS.
+    if killsDuringWrite == 0 || maxReported == 0 {
+        fail("no SIGKILL of \(iterations) landed after the writer had written a block (\(maxReported) records reported durable): this run checked nothing about durability; raise --max-delay-ms or --iterations")
+    }
     say("journal-crash: \(iterations) SIGKILLs (\(killsDuringWrite) after the writer had written blocks), \(truncations) torn tails/empty segments removed, \(reindexedBlocks) blocks the index lacked re-indexed, \(rebuilt) index rebuilds, \(maxReported) records reported durable, all present and intact: PASS")
 }
 
