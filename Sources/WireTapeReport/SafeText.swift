@@ -2,8 +2,8 @@
 /// annotations are hostile input: nothing from a journal reaches the page unescaped.
 public enum SafeText {
     /// Text escaped for HTML element content and attribute values: `& < > " '` become
-    /// entities, and `/` becomes `&#47;` so that no URL-like text (`https://…`) appears
-    /// verbatim in the page source.
+    /// entities, `/` becomes `&#47;` and `=` `&#61;`, so that no URL-like text (`https://…`)
+    /// or attribute-like text (`onerror=`) appears verbatim in the page source.
     public static func html(_ s: String) -> String {
         var out = ""
         out.reserveCapacity(s.utf8.count + 8)
@@ -15,6 +15,7 @@ public enum SafeText {
             case "\"": out += "&quot;"
             case "'": out += "&#39;"
             case "/": out += "&#47;"
+            case "=": out += "&#61;"
             default:
                 if ch.value < 0x20 && ch != "\n" && ch != "\t" { out += "&#\(ch.value);" } else { out.unicodeScalars.append(ch) }
             }
@@ -23,9 +24,9 @@ public enum SafeText {
     }
 
     /// A JSON string literal (with quotes) safe inside `<script type="application/json">`:
-    /// besides JSON's own escapes, `<`, `>`, `&`, `/`, U+2028 and U+2029 are written as
+    /// besides JSON's own escapes, `<`, `>`, `&`, `=`, `/`, U+2028 and U+2029 are written as
     /// `\u` escapes or `\/`, so the text can neither close the script element nor break a
-    /// parser, and no URL appears verbatim.
+    /// parser, and no URL or attribute-like text appears verbatim.
     public static func jsonString(_ s: String) -> String {
         var out = "\""
         out.reserveCapacity(s.utf8.count + 8)
@@ -40,6 +41,7 @@ public enum SafeText {
             case "<": out += "\\u003c"
             case ">": out += "\\u003e"
             case "&": out += "\\u0026"
+            case "=": out += "\\u003d"
             case "\u{2028}": out += "\\u2028"
             case "\u{2029}": out += "\\u2029"
             default:
