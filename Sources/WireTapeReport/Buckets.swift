@@ -66,7 +66,7 @@ public struct BucketSeries: Sendable, Hashable {
     /// Bucket width (ns, > 0).
     public let width: Int64
     /// The buckets, in time order.
-    public private(set) var buckets: [Bucket]
+    public internal(set) var buckets: [Bucket]
 
     /// Creates empty buckets covering `[start, end]`.
     public init(start: Int64, end: Int64, width: Int64) {

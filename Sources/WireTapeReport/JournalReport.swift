@@ -56,6 +56,8 @@ public struct ReportOptions: Sendable {
     public var excerptBytes = 240
     /// Only the longest this many incidents get excerpts (the page stays small).
     public var maxExcerptIncidents = 200
+    /// Whether frames before and after each outage are counted (reads boundary blocks).
+    public var countWindows = true
     /// The window before and after an outage in which frames are counted (ns).
     public var windowNanos: Int64 = 60_000_000_000
     /// A sequence-continuity check to run and show, if any.

@@ -96,8 +96,8 @@ public enum ReportBuilder {
         var reader = BlockFrames(query: q, excerptBytes: options.excerptBytes)
         let withExcerpts = Set(shown.indices.sorted { shown[$0].durationSeconds > shown[$1].durationSeconds }.prefix(options.maxExcerptIncidents))
         for (k, o) in shown.enumerated() {
-            let before = try reader.count(spans, from: o.start - options.windowNanos, to: o.start)
-            let after = o.open ? 0 : try reader.count(spans, from: o.end, to: o.end + options.windowNanos)
+            let before = options.countWindows ? try reader.count(spans, from: o.start - options.windowNanos, to: o.start) : 0
+            let after = o.open || !options.countWindows ? 0 : try reader.count(spans, from: o.end, to: o.end + options.windowNanos)
             var inc = Incident(outage: o, framesBefore: before, framesAfter: after, before: [], after: [])
             if withExcerpts.contains(k) {
                 inc.before = try reader.last(options.excerptFrames, before: o.start, in: spans)
@@ -109,17 +109,9 @@ public enum ReportBuilder {
         progress?(done, total)
 
         if let spec = options.continuity {
-            var checker = ContinuityChecker(spec: spec)
-            let cursor = try q.cursor(ReadOptions(filter: RecordFilter(fromWall: options.fromWall, toWall: options.toWall, kinds: [.inboundFrame])))
-            var lastBlocks = 0
-            while let v = try cursor.nextView() {
-                if v.opcode == .text { checker.check(payload: v.payload, epoch: v.epoch, seq: v.seq, wall: v.wallNanos) }
-                if cursor.blocksRead != lastBlocks {
-                    lastBlocks = cursor.blocksRead
-                    progress?(done + UInt64(lastBlocks), total)
-                }
+            report.continuity = try ContinuityScan.run(query: q, spec: spec, fromWall: options.fromWall, toWall: options.toWall) { d in
+                progress?(done + d, total)
             }
-            report.continuity = checker
             progress?(total, total)
         }
         return report
@@ -240,5 +232,33 @@ struct BlockFrames {
         return FrameExcerpt(
             seq: f.seq, epoch: f.epoch, wall: f.wall, direction: f.direction, opcode: f.opcode, text: text,
             bytes: f.length, truncated: shown < f.length)
+    }
+}
+
+/// The effect around ``ContinuityChecker``: walks the inbound text frames of a range.
+public enum ContinuityScan {
+    /// Checks every inbound text frame of `directory` in `[fromWall, toWall]`.
+    /// - Throws: ``WireTapeJournal/JournalError`` when the journal cannot be read.
+    public static func run(
+        directory: String, spec: ContinuitySpec, fromWall: Int64? = nil, toWall: Int64? = nil,
+        blocksRead: ((UInt64) -> Void)? = nil
+    ) throws(JournalError) -> ContinuityChecker {
+        try run(query: JournalIndexQuery(directory: directory), spec: spec, fromWall: fromWall, toWall: toWall, blocksRead: blocksRead)
+    }
+
+    static func run(
+        query q: JournalIndexQuery, spec: ContinuitySpec, fromWall: Int64?, toWall: Int64?, blocksRead: ((UInt64) -> Void)?
+    ) throws(JournalError) -> ContinuityChecker {
+        var checker = ContinuityChecker(spec: spec)
+        let cursor = try q.cursor(ReadOptions(filter: RecordFilter(fromWall: fromWall, toWall: toWall, kinds: [.inboundFrame])))
+        var lastBlocks = 0
+        while let v = try cursor.nextView() {
+            if v.opcode == .text { checker.check(payload: v.payload, epoch: v.epoch, seq: v.seq, wall: v.wallNanos) }
+            if cursor.blocksRead != lastBlocks {
+                lastBlocks = cursor.blocksRead
+                blocksRead?(UInt64(lastBlocks))
+            }
+        }
+        return checker
     }
 }
