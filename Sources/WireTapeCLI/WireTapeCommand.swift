@@ -11,7 +11,7 @@ public struct WireTapeCommand: AsyncParsableCommand {
             TapCommand.self,
             ImportCommand.self, CatCommand.self, InfoCommand.self, GapsCommand.self,
             VerifyCommand.self, RepairCommand.self, ReindexCommand.self,
-            ReportCommand.self, StatsCommand.self, ContinuityCommand.self,
+            ReportCommand.self, StatsCommand.self, ContinuityCommand.self, AnnotateCommand.self,
         ])
 
     /// Creates the command (used by the argument parser).
