@@ -122,6 +122,7 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ]),
-        .testTarget(name: "WireTapeCLITests", dependencies: ["WireTapeCLI", "WireTapeCore", "WireTapeTestSupport"]),
+        .testTarget(
+            name: "WireTapeCLITests", dependencies: ["WireTapeCLI", "WireTapeCore", "WireTapeReport", "WireTapeTestSupport"]),
     ]
 )

@@ -91,6 +91,9 @@ final class Progress {
         self.enabled = enabled ?? (isatty(2) == 1 && JournalOutput.current === JournalOutput.standard)
     }
 
+    /// Whether lines are drawn at all.
+    var isEnabled: Bool { enabled }
+
     /// Sets the total when it becomes known.
     func setTotal(_ total: UInt64?) { meter.total = total }
 
