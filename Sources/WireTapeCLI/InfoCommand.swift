@@ -41,6 +41,8 @@ public struct InfoCommand: AsyncParsableCommand {
             l.add("compression_ratio", (s.compressionRatio * 1000).rounded() / 1000)
             if let a = s.minEpoch, let b = s.maxEpoch { l.add("min_epoch", a); l.add("max_epoch", b) }
             l.add("connects", s.connects)
+            l.add("unindexed_blocks", s.unindexedBlocks)
+            l.add("index_missing", s.indexMissing)
             var sess: [String] = []
             for r in s.sessions {
                 var j = JSONLine()
@@ -62,6 +64,11 @@ public struct InfoCommand: AsyncParsableCommand {
         out.line("records      \(total): " + RecordKind.allCases.filter { s.kinds[$0] > 0 }.map { "\($0.name) \(s.kinds[$0])" }.joined(separator: ", "))
         if let a = s.minEpoch, let b = s.maxEpoch { out.line("epochs       \(a) .. \(b), \(s.connects) connected edges") }
         out.line("sessions     \(s.sessions.filter { $0.phase == .start }.count) started, \(s.sessions.filter { $0.phase == .end }.count) ended")
+        if s.indexMissing {
+            out.line("index        missing: everything above was read from the segments (`wiretape reindex` rebuilds it)")
+        } else if s.unindexedBlocks > 0 {
+            out.line("index        \(s.unindexedBlocks) newest blocks not indexed yet, read from the segments (a writer is appending, or run `wiretape repair` after a crash)")
+        }
         for r in s.sessions {
             out.line("  \(r.phase.name) #\(r.seq) \(JournalTime.format(r.wall)) epoch \(r.epoch)" + (r.url.map { " \($0)" } ?? "") + (r.message.map { ": \($0)" } ?? ""))
         }
