@@ -13,6 +13,8 @@ public final class JournalIndexQuery {
     /// The journal directory.
     public let directory: String
     let index: JournalIndex
+    private var reader: SegmentReader?
+    private var contents = BlockContents()
 
     /// Opens the index of `directory` read-only.
     /// - Throws: ``JournalError`` with code `notAJournal` when `directory` is not a directory,
@@ -46,5 +48,37 @@ public final class JournalIndexQuery {
     /// its own (cheap enough to open one per block read).
     public func cursor(_ options: ReadOptions = .init()) throws(JournalError) -> JournalCursor {
         try JournalCursor(directory: directory, options: options, index: options.useIndex ? index : nil)
+    }
+
+    /// Calls `body` with every record of the block the index lists at `offset` of `segment`
+    /// (``BlockIndexRow/segment`` and ``BlockIndexRow/offset``), reading that block only.
+    /// A frame view's payload is valid only during its call.
+    /// - Throws: ``JournalError`` `index` when no block starts there (the index is stale: run
+    ///   `wiretape reindex`), `corruptBlock` when the block fails its checks.
+    public func forEachRecord(segment: String, offset: UInt64, _ body: (RecordView) throws(JournalError) -> Void) throws(JournalError) {
+        if reader?.name != segment { reader = try SegmentReader(directory: directory, name: segment) }
+        let r = reader!
+        guard case .block(let h, let at) = try r.item(at: offset) else {
+            throw JournalError(.index, "the index lists a block at byte \(offset) of \(segment) that is not there; run `wiretape reindex`", path: r.path, offset: offset)
+        }
+        if let why = try r.loadPayload(h, at: at) ?? contents.validate(r.raw.bytes, header: h) {
+            throw JournalError(.corruptBlock, "block of records \(h.firstSeq)...\(h.lastSeq) at byte \(at) of \(segment): \(why); run `wiretape verify`", path: r.path, offset: at)
+        }
+        let raw = r.raw.bytes
+        for head in contents.heads {
+            guard let kind = RecordKind(rawValue: head.kindByte) else { continue }
+            if kind == .inboundFrame || kind == .outboundFrame {
+                try body(RecordView(
+                    seq: head.seq, epoch: head.epoch, wallNanos: head.wall, monoNanos: head.mono, kind: kind,
+                    opcode: head.flags & RecordCodec.frameBinary != 0 ? .binary : .text,
+                    payload: UnsafeRawBufferPointer(rebasing: raw[head.bodyStart..<head.bodyEnd]), body: nil))
+            } else {
+                let decoded: RecordBody?? = try? RecordCodec.decodeBody(head, in: raw)
+                guard case .some(.some(let b)) = decoded else { continue }
+                try body(RecordView(
+                    seq: head.seq, epoch: head.epoch, wallNanos: head.wall, monoNanos: head.mono, kind: kind, opcode: nil,
+                    payload: UnsafeRawBufferPointer(start: nil, count: 0), body: b))
+            }
+        }
     }
 }

@@ -15,9 +15,13 @@ public struct BlockSpan: Sendable, Hashable {
     public var other: UInt64
     /// Sum of frame payload bytes.
     public var payloadBytes: UInt64
+    /// Where the block is: its segment file and byte offset (empty for spans made in tests).
+    public var segment: String = "", offset: UInt64 = 0
 
     /// Creates a span from an index row.
     public init(_ row: BlockIndexRow) {
+        segment = row.segment
+        offset = row.offset
         firstSeq = row.firstSeq
         lastSeq = row.lastSeq
         minWall = row.minWall

@@ -49,33 +49,25 @@ public enum ReportBuilder {
         // Records that are not frames, from the blocks that hold them.
         var fullEdges: [UInt64: LifecycleEdge] = [:]
         var connects: [ConnectMark] = []
-        var i = 0
-        while i < spans.count {
-            guard spans[i].other > 0 else { i += 1; continue }
-            var j = i
-            while j + 1 < spans.count, spans[j + 1].other > 0 { j += 1 }
-            let filter = RecordFilter(
-                fromSeq: spans[i].firstSeq, toWall: spans[j].maxWall,
-                kinds: [.lifecycle, .connect, .session, .lag, .annotation])
-            let cursor = try q.cursor(ReadOptions(filter: filter))
-            while let r = try cursor.next(), r.seq <= spans[j].lastSeq {
-                switch r.body {
+        for span in spans where span.other > 0 {
+            try q.forEachRecord(segment: span.segment, offset: span.offset) { v throws(JournalError) in
+                guard let body = v.body else { return }
+                switch body {
                 case .lifecycle(let e):
-                    fullEdges[r.seq] = e
+                    fullEdges[v.seq] = e
                     if let c = e.counters { report.lastCounters = c }
                 case .connect(let c):
-                    connects.append(ConnectMark(seq: r.seq, epoch: r.epoch, wall: r.wallNanos, event: c))
+                    connects.append(ConnectMark(seq: v.seq, epoch: v.epoch, wall: v.wallNanos, event: c))
                     if report.feedURL == nil, let u = c.url { report.feedURL = Redaction.redact(url: u) }
                 case .session(let s):
                     if s.phase == .start, let u = s.url { report.feedURL = report.feedURL ?? Redaction.redact(url: u) }
                 case .lag(let count, let bytes):
-                    report.lags.append(LagMark(seq: r.seq, epoch: r.epoch, wall: r.wallNanos, count: count, bytes: bytes))
+                    report.lags.append(LagMark(seq: v.seq, epoch: v.epoch, wall: v.wallNanos, count: count, bytes: bytes))
                 case .annotation(let text):
-                    report.annotations.append(AnnotationMark(seq: r.seq, epoch: r.epoch, wall: r.wallNanos, text: text))
+                    report.annotations.append(AnnotationMark(seq: v.seq, epoch: v.epoch, wall: v.wallNanos, text: text))
                 case .frame: break
                 }
             }
-            i = j + 1
         }
         if report.feedURL == nil, let u = try q.sessions().first(where: { $0.url != nil })?.url {
             report.feedURL = Redaction.redact(url: u)
@@ -140,11 +132,12 @@ struct BlockFrames {
     mutating func frames(_ b: BlockSpan) throws(JournalError) -> [Frame] {
         if let hit = cache.first(where: { $0.0 == b.firstSeq }) { return hit.1 }
         var out: [Frame] = []
-        let cursor = try query.cursor(ReadOptions(filter: RecordFilter(fromSeq: b.firstSeq, toWall: b.maxWall, kinds: [.inboundFrame, .outboundFrame])))
-        while let v = try cursor.nextView(), v.seq <= b.lastSeq {
+        let keep = excerptBytes + 4
+        try query.forEachRecord(segment: b.segment, offset: b.offset) { v throws(JournalError) in
+            guard v.kind == .inboundFrame || v.kind == .outboundFrame else { return }
             out.append(Frame(
                 seq: v.seq, epoch: v.epoch, wall: v.wallNanos, direction: v.kind == .inboundFrame ? .inbound : .outbound,
-                opcode: v.opcode ?? .text, head: Array(v.payload.prefix(excerptBytes + 4)), length: v.payload.count))
+                opcode: v.opcode ?? .text, head: Array(v.payload.prefix(keep)), length: v.payload.count))
         }
         if cache.count >= 8 { cache.removeFirst() }
         cache.append((b.firstSeq, out))
