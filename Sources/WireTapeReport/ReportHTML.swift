@@ -356,7 +356,7 @@ public enum ReportHTML {
               el('line', { x1: L, x2: L + PW, y1: OUT1, y2: OUT1, stroke: '#c9ced6' }, svg);
               // Outages.
               var og = el('g', { 'class': 'outages' }, svg);
-              var row = 0;
+              var rowEnds = [-1e9, -1e9, -1e9, -1e9];
               D.outages.forEach(function (o, idx) {
                 if (o.end_ms < v0 || o.start_ms > v1) return;
                 var a = clampX(x(o.start_ms)), b = clampX(x(o.end_ms));
@@ -364,9 +364,15 @@ public enum ReportHTML {
                   fill: idx === selected ? '#e57373' : '#f2b8b5', 'fill-opacity': 0.6, stroke: '#c62828', 'stroke-width': idx === selected ? 1.5 : 0.5 }, og);
                 el('title', {}, r, 'outage ' + (idx + 1) + ': ' + dur(o.duration_s) + ', ' + o.cause);
                 r.addEventListener('click', function (ev) { ev.stopPropagation(); select(idx, false); });
-                var ly = RATE0 + 12 + (row % 4) * 13; row++;
-                var label = el('text', { 'class': 'outage-label', x: Math.min(a + 3, L + PW - 4), y: ly, 'font-size': 10, fill: '#8a1c1c' }, og,
-                  short(dur(o.duration_s) + ' ' + o.cause, Math.max(8, Math.floor((L + PW - a) / 6))));
+                // Label in the first of 4 rows where it does not overlap an earlier label; else
+                // only the band's tooltip names it.
+                var text = short(dur(o.duration_s) + ' ' + o.cause, Math.max(8, Math.floor((L + PW - a) / 6)));
+                var lx = Math.min(a + 3, L + PW - 4), width = text.length * 5.6;
+                var slot = -1;
+                for (var s = 0; s < 4; s++) if (rowEnds[s] < lx) { slot = s; break; }
+                if (slot < 0) return;
+                rowEnds[slot] = lx + width + 6;
+                var label = el('text', { 'class': 'outage-label', x: lx, y: RATE0 + 12 + slot * 13, 'font-size': 10, fill: '#8a1c1c' }, og, text);
                 label.addEventListener('click', function (ev) { ev.stopPropagation(); select(idx, false); });
               });
               // Connect failures, lag markers, annotations.
