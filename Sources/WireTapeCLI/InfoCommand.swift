@@ -32,7 +32,7 @@ public struct InfoCommand: AsyncParsableCommand {
             if let a = s.firstWall, let b = s.lastWall {
                 l.add("first_wall_ns", a); l.add("last_wall_ns", b)
                 l.add("first", JournalTime.format(a)); l.add("last", JournalTime.format(b))
-                l.add("duration_s", Double(b - a) / 1e9)
+                l.add("duration_s", Double(UInt64(bitPattern: b &- a)) / 1e9)
             }
             l.add("disk_bytes", s.diskBytes)
             l.add("uncompressed_bytes", s.rawBytes)
@@ -57,7 +57,7 @@ public struct InfoCommand: AsyncParsableCommand {
         out.line("journal      \(directory)")
         out.line("segments     \(s.segments) (\(s.sealedSegments) sealed), \(s.blocks) blocks, \(s.diskBytes) bytes on disk")
         if let a = s.firstWall, let b = s.lastWall {
-            out.line("time span    \(JournalTime.format(a)) .. \(JournalTime.format(b)) (\(formatDuration(Double(b - a) / 1e9)))")
+            out.line("time span    \(JournalTime.format(a)) .. \(JournalTime.format(b)) (\(formatDuration(Double(UInt64(bitPattern: b &- a)) / 1e9)))")
         }
         if let f = s.firstSeq, let l = s.lastSeq { out.line("sequence     \(f) .. \(l)") }
         out.line("size         \(s.rawBytes) bytes uncompressed, \(s.storedBytes) stored, ratio \(String(format: "%.2f", s.compressionRatio)); frame payloads \(s.payloadBytes) bytes")

@@ -213,7 +213,12 @@ public final class JournalWriter {
     }
 
     private func resolveSeq(_ seq: UInt64?) throws(JournalError) -> UInt64 {
-        guard let s = seq else { return nextSeq }
+        guard let s = seq else {
+            if lastSeq == .max {
+                throw JournalError(.invalidArgument, "the journal's last sequence number is 18446744073709551615 (2^64-1): no number is left for another record")
+            }
+            return nextSeq
+        }
         if let l = lastSeq, s <= l {
             throw JournalError(.invalidArgument, "sequence number \(s) does not increase (the journal's last record is \(l))")
         }
