@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "WireTapeResilience", targets: ["WireTapeResilience"]),
         .library(name: "WireTapeJournal", targets: ["WireTapeJournal"]),
         .library(name: "WireTapeRecorder", targets: ["WireTapeRecorder"]),
+        .library(name: "WireTapeReport", targets: ["WireTapeReport"]),
         .executable(name: "wiretape", targets: ["wiretape"]),
     ],
     dependencies: [
@@ -60,6 +61,8 @@ let package = Package(
         // The recorder: a tee at the leaf connector into a journal, off the hot path.
         .target(
             name: "WireTapeRecorder", dependencies: ["WireTapeCore", "WireTapeResilience", "WireTapeJournal"]),
+        // Post-mortem views of a journal: timeline buckets, outages, continuity, the HTML report.
+        .target(name: "WireTapeReport", dependencies: ["WireTapeCore", "WireTapeJournal"]),
         // Hardware CRC-32C (SSE4.2) for the journal's checksums; software fallback in Swift.
         .target(name: "CCRC32C"),
 
@@ -67,7 +70,7 @@ let package = Package(
         .target(
             name: "WireTapeCLI",
             dependencies: [
-                "WireTapeCore", "WireTapeNIO", "WireTapeResilience", "WireTapeJournal", "WireTapeRecorder",
+                "WireTapeCore", "WireTapeNIO", "WireTapeResilience", "WireTapeJournal", "WireTapeRecorder", "WireTapeReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -121,6 +124,7 @@ let package = Package(
             name: "WireTapeRecorderTests",
             dependencies: ["WireTapeRecorder", "WireTapeJournal", "WireTapeResilience", "WireTapeMock", "WireTapeCore"]),
         .testTarget(name: "WireTapeJournalTests", dependencies: ["WireTapeJournal", "WireTapeCore"]),
+        .testTarget(name: "WireTapeReportTests", dependencies: ["WireTapeReport", "WireTapeJournal", "WireTapeCore"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CLZ4", "CSQLite"]),
         .testTarget(
             name: "WireTapeNIOTests",
@@ -130,6 +134,7 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ]),
-        .testTarget(name: "WireTapeCLITests", dependencies: ["WireTapeCLI", "WireTapeCore", "WireTapeTestSupport"]),
+        .testTarget(
+            name: "WireTapeCLITests", dependencies: ["WireTapeCLI", "WireTapeCore", "WireTapeReport", "WireTapeTestSupport"]),
     ]
 )

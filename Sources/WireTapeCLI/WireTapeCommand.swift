@@ -12,6 +12,7 @@ public struct WireTapeCommand: AsyncParsableCommand {
             ImportCommand.self, CatCommand.self, InfoCommand.self, GapsCommand.self,
             VerifyCommand.self, RepairCommand.self, ReindexCommand.self,
             RecordCommand.self,
+            ReportCommand.self, StatsCommand.self, ContinuityCommand.self, AnnotateCommand.self,
         ])
 
     /// Creates the command (used by the argument parser).
