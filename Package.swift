@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "WireTapeMock", targets: ["WireTapeMock"]),
         .library(name: "WireTapeResilience", targets: ["WireTapeResilience"]),
         .library(name: "WireTapeJournal", targets: ["WireTapeJournal"]),
+        .library(name: "WireTapeReplay", targets: ["WireTapeReplay"]),
         .executable(name: "wiretape", targets: ["wiretape"]),
     ],
     dependencies: [
@@ -56,6 +57,8 @@ let package = Package(
 
         // The journal: LZ4 segment files indexed in SQLite.
         .target(name: "WireTapeJournal", dependencies: ["WireTapeCore", "CLZ4", "CSQLite", "CCRC32C"]),
+        // The replayer: a WSConnector over a journal (pacing, outbound checks, mutations).
+        .target(name: "WireTapeReplay", dependencies: ["WireTapeCore", "WireTapeJournal", "WireTapeMock"]),
         // Hardware CRC-32C (SSE4.2) for the journal's checksums; software fallback in Swift.
         .target(name: "CCRC32C"),
 
@@ -63,7 +66,7 @@ let package = Package(
         .target(
             name: "WireTapeCLI",
             dependencies: [
-                "WireTapeCore", "WireTapeNIO", "WireTapeResilience", "WireTapeJournal",
+                "WireTapeCore", "WireTapeNIO", "WireTapeResilience", "WireTapeJournal", "WireTapeReplay",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -109,6 +112,9 @@ let package = Package(
             name: "WireTapeResilienceIntegrationTests",
             dependencies: ["WireTapeResilience", "WireTapeNIO", "WireTapeCore", "WireTapeTestSupport"]),
         .testTarget(name: "WireTapeJournalTests", dependencies: ["WireTapeJournal", "WireTapeCore"]),
+        .testTarget(
+            name: "WireTapeReplayTests",
+            dependencies: ["WireTapeReplay", "WireTapeJournal", "WireTapeResilience", "WireTapeMock", "WireTapeCore"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CLZ4", "CSQLite"]),
         .testTarget(
             name: "WireTapeNIOTests",
