@@ -215,6 +215,8 @@ final class ReplayConnection: Sendable {
             return true
         }
 
+        // Virtual time: let the adapter react to the new connection (subscribe) before time moves.
+        if let virtual { try? await virtual.settle(excludingSelf: true) }
         var running = true
         do {
             let filter = RecordFilter(
@@ -265,6 +267,7 @@ final class ReplayConnection: Sendable {
             $0.framesDropped += dropped
         }
         guard running, !isEnded else { return }
+        if let virtual { try? await virtual.settle(excludingSelf: true) }
         // After the last frame: end as the epoch ended, at its recorded time.
         switch e.end {
         case .silence:

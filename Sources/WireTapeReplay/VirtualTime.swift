@@ -85,14 +85,16 @@ public final class VirtualTime: Sendable {
         return (clock.totalSleeps, clock.sleeperCount, events, busy)
     }
 
-    /// Waits until nothing observable changed for three settle windows and nothing is busy.
-    func settle() async throws {
+    /// Waits until nothing observable changed for three settle windows and nothing is busy
+    /// (but the caller, when `excludingSelf`).
+    func settle(excludingSelf: Bool = false) async throws {
+        let allowedBusy = excludingSelf ? 1 : 0
         var last = signature
         var stable = 0
         while stable < 3 {
             try await ContinuousClock().sleep(for: settleWindow)
             let s = signature
-            if s == last && s.3 == 0 { stable += 1 } else { stable = 0; last = s }
+            if s == last && s.3 <= allowedBusy { stable += 1 } else { stable = 0; last = s }
         }
     }
 
