@@ -229,6 +229,10 @@ final class ReplayConnection: Sendable {
                     index += 1
                     continue
                 }
+                if missed > 0 {
+                    connector.count { [missed] in $0.framesMissed += missed }
+                    missed = 0
+                }
                 let frame: Frame =
                     v.opcode == .binary ? .binary(Array(v.payload)) : .text(String(decoding: v.payload, as: UTF8.self))
                 window[index] = InboundFrame(
