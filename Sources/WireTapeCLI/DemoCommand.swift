@@ -46,9 +46,9 @@ public struct DemoCommand: AsyncParsableCommand {
         let out = JournalOutput.current
         out.line("== recorded \(summary.frames) frames in \(summary.epochs) epochs and \(summary.edges) lifecycle edges")
         out.line("\n== what the journal holds: wiretape info \(directory)")
-        try await JournalInfoCommand.parse([directory]).run()
+        try await InfoCommand.parse([directory]).run()
         out.line("\n== the outages it recorded: wiretape gaps \(directory)")
-        try await JournalGapsCommand.parse([directory]).run()
+        try await GapsCommand.parse([directory]).run()
         out.line("\n== read it back: wiretape cat \(directory) --kind lifecycle --format pretty")
     }
 
@@ -78,21 +78,26 @@ struct DemoRecording {
         let journal: Mutex<JournalWriter>
         let out: Mutex<StandardOutput>
         let failure = Mutex<String?>(nil)
+        let printLines: Bool
 
         init(writer: sending JournalWriter, printLines: Bool) {
             journal = Mutex(writer)
             out = Mutex(StandardOutput(discarding: !printLines))
+            self.printLines = printLines
         }
 
-        /// Appends a record (a failure is kept and reported at the end) and prints its line.
-        func callAsFunction(_ body: RecordBody, epoch: UInt64, at: ReceiveTimestamp, line: String) {
+        /// Appends a record (a failure is kept and reported at the end) and, when lines are
+        /// printed, builds and prints its line.
+        func callAsFunction(_ body: RecordBody, epoch: UInt64, at: ReceiveTimestamp, line: () -> String) {
             journal.withLock { w in
                 do { try w.append(body, epoch: epoch, at: at) } catch {
                     failure.withLock { $0 = $0 ?? "\(error)" }
                 }
             }
+            guard printLines else { return }
+            let text = line()
             out.withLock {
-                $0.line(line)
+                $0.line(text)
                 $0.flush()
             }
         }
@@ -105,13 +110,17 @@ struct DemoRecording {
         let connection = ReconnectingConnector(wrapping: NIOConnector(), config: config).connect(request)
         let record = Recorder(writer: writer, printLines: printLines)
 
-        record(.session(SessionEvent(phase: .start, url: url)), epoch: 0, at: .now(), line: #"{"type":"session","phase":"start"}"#)
+        let start = ReceiveTimestamp.now()
+        let startBody = RecordBody.session(SessionEvent(phase: .start, url: url))
+        record(startBody, epoch: 0, at: start) {
+            RecordJSON.line(startBody, seq: nil, epoch: 0, wallNanos: start.wallNanos, monoNanos: start.monotonicNanos)
+        }
         let outages = expectedOutages
         let follower = Task { () -> Int in
             var edges = 0
             for await s in connection.lifecycle.updates() {
                 edges += 1
-                record(.lifecycle(Self.edge(s)), epoch: s.epoch, at: s.at, line: SchemaLines.lifecycle(s))
+                record(.lifecycle(LifecycleEdge(s)), epoch: s.epoch, at: s.at) { RecordJSON.line(s) }
                 if s.state == .reconnecting && s.epoch >= UInt64(outages) {
                     Task { await connection.shutdown(code: .normalClosure, reason: "demo finished") }
                 }
@@ -128,9 +137,9 @@ struct DemoRecording {
                 case .text(let s): payload = Array(s.utf8); opcode = .text
                 case .binary(let b): payload = b; opcode = .binary
                 }
-                record(
-                    .frame(direction: .inbound, opcode: opcode, payload: payload), epoch: f.epoch, at: f.received,
-                    line: SchemaLines.frame(f.frame, epoch: f.epoch, at: f.received))
+                record(.frame(direction: .inbound, opcode: opcode, payload: payload), epoch: f.epoch, at: f.received) {
+                    RecordJSON.line(f.frame, direction: .inbound, epoch: f.epoch, at: f.received)
+                }
             }
         } catch {
             // The session's end is recorded as its final lifecycle edge.
@@ -138,27 +147,15 @@ struct DemoRecording {
         let final = await connection.waitUntilEnded()
         summary.edges = await follower.value
         summary.epochs = final.epoch
-        record(
-            .session(SessionEvent(phase: .end, url: url, message: "demo finished")), epoch: final.epoch, at: .now(),
-            line: #"{"type":"session","phase":"end"}"#)
+        let end = ReceiveTimestamp.now()
+        let endBody = RecordBody.session(SessionEvent(phase: .end, url: url, message: "demo finished"))
+        record(endBody, epoch: final.epoch, at: end) {
+            RecordJSON.line(endBody, seq: nil, epoch: final.epoch, wallNanos: end.wallNanos, monoNanos: end.monotonicNanos)
+        }
         try record.journal.withLock { w throws(JournalError) in try w.close() }
         if let problem = record.failure.withLock({ $0 }) {
             throw ValidationError("the journal could not record everything: \(problem)")
         }
         return summary
-    }
-
-    /// The journal's form of a lifecycle snapshot: the state, and for every state but
-    /// `connected` the cause of the last disconnect.
-    static func edge(_ s: LifecycleSnapshot) -> LifecycleEdge {
-        guard s.state != .connected, let cause = s.lastDisconnect else { return LifecycleEdge(state: s.state) }
-        switch cause {
-        case .peerClosed(let code, let reason), .localClose(let code, let reason):
-            return LifecycleEdge(state: s.state, closeCode: code.rawValue, closeReason: reason)
-        case .error(let e):
-            return LifecycleEdge(
-                state: s.state, closeCode: e.closeCode?.rawValue, closeReason: e.closeReason, error: e.code.rawValue,
-                message: e.message)
-        }
     }
 }

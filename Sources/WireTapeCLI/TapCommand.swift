@@ -1,6 +1,7 @@
 import ArgumentParser
 import Synchronization
 import WireTapeCore
+import WireTapeJournal
 import WireTapeNIO
 import WireTapeResilience
 
@@ -132,22 +133,22 @@ struct TapSession {
 
     func run(connector: any WSConnector, out: StandardOutput) async throws -> Outcome {
         var outcome = Outcome()
-        out.line(SchemaLines.lifecycle(LifecycleSnapshot(epoch: 0, state: .connecting)))
+        out.line(RecordJSON.line(LifecycleSnapshot(epoch: 0, state: .connecting)))
         out.flush()
         let connection: WSConnection
         do {
             connection = try await connector.connect(request)
         } catch {
             let e = error as? WSError ?? WSError(.ioError, "\(error)")
-            out.line(SchemaLines.lifecycle(LifecycleSnapshot(epoch: 0, state: .closed, failedAttempts: 1, lastDisconnect: .error(e))))
+            out.line(RecordJSON.line(LifecycleSnapshot(epoch: 0, state: .closed, failedAttempts: 1, lastDisconnect: .error(e))))
             outcome.failure = e.message
             return outcome
         }
         // The watch may already hold a later state (a fast peer); the connected edge is printed as of the handshake.
-        out.line(SchemaLines.lifecycle(LifecycleSnapshot(epoch: 1, state: .connected, at: connection.info.connectedAt)))
+        out.line(RecordJSON.line(LifecycleSnapshot(epoch: 1, state: .connected, at: connection.info.connectedAt)))
         for m in messages {
             try? await connection.sink.send(.text(m))
-            out.line(SchemaLines.frame(.text(m), epoch: connection.lifecycle.current.epoch, at: .now(), dir: "out"))
+            out.line(RecordJSON.line(.text(m), direction: .outbound, epoch: connection.lifecycle.current.epoch, at: .now()))
         }
         out.flush()
 
@@ -162,7 +163,7 @@ struct TapSession {
         var limitReached = false
         do {
             for try await frame in connection.inbound {
-                out.line(SchemaLines.frame(frame.frame, epoch: frame.epoch, at: frame.received))
+                out.line(RecordJSON.line(frame.frame, direction: .inbound, epoch: frame.epoch, at: frame.received))
                 outcome.frames += 1
                 if let count, outcome.frames >= count {
                     limitReached = true
@@ -177,7 +178,7 @@ struct TapSession {
         await connection.sink.close()
         for await _ in connection.lifecycle.updates() {}
         let final = connection.lifecycle.current
-        out.line(SchemaLines.lifecycle(final))
+        out.line(RecordJSON.line(final))
         if limitReached { return outcome }
         switch final.lastDisconnect {
         case .peerClosed(let code, _) where code.isClean:
@@ -216,7 +217,7 @@ struct ReconnectingTapSession {
             var sentEpoch: UInt64 = 0
             for await snapshot in connection.lifecycle.updates() {
                 shared.withLock {
-                    $0.line(SchemaLines.lifecycle(snapshot))
+                    $0.line(RecordJSON.line(snapshot))
                     $0.flush()
                 }
                 guard snapshot.state == .connected, snapshot.epoch > sentEpoch else { continue }
@@ -224,7 +225,7 @@ struct ReconnectingTapSession {
                 for m in messages {
                     do {
                         try await connection.sink.send(.text(m))
-                        shared.withLock { $0.line(SchemaLines.frame(.text(m), epoch: snapshot.epoch, at: .now(), dir: "out")) }
+                        shared.withLock { $0.line(RecordJSON.line(.text(m), direction: .outbound, epoch: snapshot.epoch, at: .now())) }
                     } catch {
                         StandardOutput.warn("could not send '\(m)' in epoch \(snapshot.epoch): \(error)")
                     }
@@ -245,7 +246,7 @@ struct ReconnectingTapSession {
                 outcome.frames += 1
                 let reachedCount = count.map { outcome.frames >= $0 } ?? false
                 shared.withLock {
-                    $0.line(SchemaLines.frame(frame.frame, epoch: frame.epoch, at: frame.received))
+                    $0.line(RecordJSON.line(frame.frame, direction: .inbound, epoch: frame.epoch, at: frame.received))
                     if reachedCount || connection.inbound.bufferedCount == 0 { $0.flush() }
                 }
                 if reachedCount {

@@ -9,8 +9,8 @@ public struct WireTapeCommand: AsyncParsableCommand {
         subcommands: [
             DemoCommand.self,
             TapCommand.self,
-            JournalImportCommand.self, JournalCatCommand.self, JournalInfoCommand.self, JournalGapsCommand.self,
-            JournalVerifyCommand.self, JournalRepairCommand.self, JournalReindexCommand.self,
+            ImportCommand.self, CatCommand.self, InfoCommand.self, GapsCommand.self,
+            VerifyCommand.self, RepairCommand.self, ReindexCommand.self,
         ])
 
     /// Creates the command (used by the argument parser).

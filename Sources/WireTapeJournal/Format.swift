@@ -7,7 +7,7 @@ public enum JournalFormat {
     /// The major format version this build writes; readers reject a higher major version.
     public static let majorVersion: UInt16 = 1
     /// The minor format version this build writes; readers accept any minor version.
-    public static let minorVersion: UInt16 = 0
+    public static let minorVersion: UInt16 = 1
     /// Size of the segment header in bytes.
     public static let segmentHeaderSize = 40
     /// Block magic `WTJB` read as a little-endian u32.

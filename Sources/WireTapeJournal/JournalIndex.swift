@@ -46,8 +46,22 @@ public struct BlockIndexRow: Sendable, Hashable {
 public struct LifecycleRow: Sendable, Hashable {
     /// The record's sequence number, epoch and times.
     public var seq: UInt64, epoch: UInt64, wall: Int64, mono: UInt64
-    /// The edge.
+    /// The edge, as far as the index keeps it: state, close code and reason, error and
+    /// message. ``LifecycleEdge/closedBy`` and ``LifecycleEdge/counters`` are only in the
+    /// segments (read the record for them).
     public var edge: LifecycleEdge
+
+    /// Creates a row; drops the fields the index does not keep.
+    init(seq: UInt64, epoch: UInt64, wall: Int64, mono: UInt64, edge: LifecycleEdge) {
+        self.seq = seq
+        self.epoch = epoch
+        self.wall = wall
+        self.mono = mono
+        var kept = edge
+        kept.closedBy = nil
+        kept.counters = nil
+        self.edge = kept
+    }
 }
 
 /// A row of the `sessions` table (one per session record).

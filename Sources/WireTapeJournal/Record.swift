@@ -72,29 +72,67 @@ public struct LifecycleEdge: Sendable, Hashable {
     public var error: String?
     /// A human message about the cause.
     public var message: String?
+    /// Which side closed, when the edge was caused by a close handshake (format 1.1).
+    public var closedBy: CloseInitiator?
+    /// The session's cumulative counters at this edge (format 1.1).
+    public var counters: LifecycleCounters?
 
     /// Creates an edge.
     public init(
         state: ConnState, closeCode: UInt16? = nil, closeReason: String? = nil, error: String? = nil,
-        message: String? = nil
+        message: String? = nil, closedBy: CloseInitiator? = nil, counters: LifecycleCounters? = nil
     ) {
-        self.init(stateName: state.rawValue, closeCode: closeCode, closeReason: closeReason, error: error, message: message)
+        self.init(
+            stateName: state.rawValue, closeCode: closeCode, closeReason: closeReason, error: error, message: message,
+            closedBy: closedBy, counters: counters)
     }
 
     /// Creates an edge from a state name (which need not be a known `ConnState`).
     public init(
         stateName: String, closeCode: UInt16? = nil, closeReason: String? = nil, error: String? = nil,
-        message: String? = nil
+        message: String? = nil, closedBy: CloseInitiator? = nil, counters: LifecycleCounters? = nil
     ) {
         self.stateName = stateName
         self.closeCode = closeCode
         self.closeReason = closeReason
         self.error = error
         self.message = message
+        self.closedBy = closedBy
+        self.counters = counters
     }
 
     /// The state, when it is one this build knows.
     public var state: ConnState? { ConnState(rawValue: stateName) }
+}
+
+/// Which side started a close handshake.
+public enum CloseInitiator: String, Sendable, Hashable, CaseIterable {
+    /// The peer sent the first close frame (`"peer"`).
+    case peer
+    /// This side sent the first close frame (`"local"`): a shutdown or a forced reconnect.
+    case local
+}
+
+/// A session's cumulative counters, as ``WireTapeCore/LifecycleSnapshot`` carries them.
+///
+/// Every field only grows during a session, so an edge that a reader skips loses nothing.
+public struct LifecycleCounters: Sendable, Hashable {
+    /// Frames the adapter-side buffer dropped (oldest first) because the consumer lagged.
+    public var totalLagged: UInt64
+    /// The bytes of those frames.
+    public var totalLaggedBytes: UInt64
+    /// Successful reconnects (epochs after the first).
+    public var reconnects: UInt64
+    /// Connection attempts that failed.
+    public var failedAttempts: UInt64
+
+    /// Creates counters.
+    public init(totalLagged: UInt64 = 0, totalLaggedBytes: UInt64 = 0, reconnects: UInt64 = 0, failedAttempts: UInt64 = 0) {
+        self.totalLagged = totalLagged
+        self.totalLaggedBytes = totalLaggedBytes
+        self.reconnects = reconnects
+        self.failedAttempts = failedAttempts
+    }
 }
 
 /// The outcome of a connection attempt.
@@ -134,17 +172,20 @@ public struct ConnectEvent: Sendable, Hashable {
     public var error: String?
     /// A human message.
     public var message: String?
+    /// The `Retry-After` the server asked for, in seconds, when it sent one (format 1.1).
+    public var retryAfterSeconds: UInt32?
 
     /// Creates an event.
     public init(
         outcome: ConnectOutcome, url: String? = nil, httpStatus: UInt16? = nil, error: String? = nil,
-        message: String? = nil
+        message: String? = nil, retryAfterSeconds: UInt32? = nil
     ) {
         self.outcome = outcome
         self.url = url
         self.httpStatus = httpStatus
         self.error = error
         self.message = message
+        self.retryAfterSeconds = retryAfterSeconds
     }
 }
 
@@ -241,4 +282,39 @@ public struct JournalRecord: Sendable, Hashable {
 
     /// The record's kind.
     public var kind: RecordKind { body.kind }
+}
+
+extension LifecycleEdge {
+    /// The journal's form of a lifecycle snapshot: its state and counters, and — only on the
+    /// edges a disconnect causes (`reconnecting`, `unrecoverable`, `closed`) — that cause.
+    ///
+    /// The snapshot's `lastDisconnect` lingers on later edges (`connecting`, `stale`, …) that
+    /// it did not cause; an edge says only what is true of it.
+    public init(_ snapshot: LifecycleSnapshot) {
+        self.init(
+            state: snapshot.state,
+            counters: LifecycleCounters(
+                totalLagged: snapshot.totalLagged, totalLaggedBytes: snapshot.totalLaggedBytes,
+                reconnects: snapshot.reconnects, failedAttempts: snapshot.failedAttempts))
+        switch snapshot.state {
+        case .reconnecting, .unrecoverable, .closed: break
+        case .connecting, .connected, .stale, .resumed: return
+        }
+        guard let cause = snapshot.lastDisconnect else { return }
+        switch cause {
+        case .peerClosed(let code, let reason):
+            closeCode = code.rawValue
+            closeReason = reason
+            closedBy = .peer
+        case .localClose(let code, let reason):
+            closeCode = code.rawValue
+            closeReason = reason
+            closedBy = .local
+        case .error(let e):
+            closeCode = e.closeCode?.rawValue
+            closeReason = e.closeReason
+            error = e.code.rawValue
+            message = e.message
+        }
+    }
 }

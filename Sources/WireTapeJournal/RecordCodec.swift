@@ -32,7 +32,9 @@ enum RecordCodec {
     // Flag bits per kind (SPEC.md §5.3).
     static let frameBinary: UInt8 = 0x01
     static let lcCloseCode: UInt8 = 0x01, lcCloseReason: UInt8 = 0x02, lcError: UInt8 = 0x04, lcMessage: UInt8 = 0x08
+    static let lcClosedBy: UInt8 = 0x10, lcCounters: UInt8 = 0x20
     static let cnURL: UInt8 = 0x01, cnStatus: UInt8 = 0x02, cnError: UInt8 = 0x04, cnMessage: UInt8 = 0x08
+    static let cnRetryAfter: UInt8 = 0x10
     static let ssURL: UInt8 = 0x01, ssHeaders: UInt8 = 0x02, ssMessage: UInt8 = 0x04
 
     /// Encodes the body of a non-frame record into `scratch` and returns its flags.
@@ -49,12 +51,21 @@ enum RecordCodec {
             if let r = e.closeReason { flags |= lcCloseReason; scratch.appendString(r) }
             if let r = e.error { flags |= lcError; scratch.appendString(r) }
             if let r = e.message { flags |= lcMessage; scratch.appendString(r) }
+            if let by = e.closedBy { flags |= lcClosedBy; scratch.appendByte(by == .peer ? 0 : 1) }
+            if let c = e.counters {
+                flags |= lcCounters
+                scratch.appendVarint(c.totalLagged)
+                scratch.appendVarint(c.totalLaggedBytes)
+                scratch.appendVarint(c.reconnects)
+                scratch.appendVarint(c.failedAttempts)
+            }
         case .connect(let e):
             scratch.appendByte(e.outcome.rawValue)
             if let u = e.url { flags |= cnURL; scratch.appendString(u) }
             if let s = e.httpStatus { flags |= cnStatus; scratch.appendU16(s) }
             if let r = e.error { flags |= cnError; scratch.appendString(r) }
             if let r = e.message { flags |= cnMessage; scratch.appendString(r) }
+            if let s = e.retryAfterSeconds { flags |= cnRetryAfter; scratch.appendVarint(UInt64(s)) }
         case .session(let e):
             scratch.appendByte(e.phase.rawValue)
             if let u = e.url { flags |= ssURL; scratch.appendString(u) }
@@ -94,6 +105,18 @@ enum RecordCodec {
             if f & lcCloseReason != 0 { e.closeReason = try r.string("close reason") }
             if f & lcError != 0 { e.error = try r.string("error") }
             if f & lcMessage != 0 { e.message = try r.string("message") }
+            if f & lcClosedBy != 0 {
+                let by = try r.u8("closed by")
+                guard by <= 1 else {
+                    throw DecodeFailure(field: "closed by", position: r.position - 1, why: "unknown initiator \(by)")
+                }
+                e.closedBy = by == 0 ? .peer : .local
+            }
+            if f & lcCounters != 0 {
+                e.counters = LifecycleCounters(
+                    totalLagged: try r.varint("total lagged"), totalLaggedBytes: try r.varint("total lagged bytes"),
+                    reconnects: try r.varint("reconnects"), failedAttempts: try r.varint("failed attempts"))
+            }
             return .lifecycle(e)
         case .connect:
             let o = try r.u8("connect outcome")
@@ -105,6 +128,13 @@ enum RecordCodec {
             if f & cnStatus != 0 { e.httpStatus = try r.u16("http status") }
             if f & cnError != 0 { e.error = try r.string("error") }
             if f & cnMessage != 0 { e.message = try r.string("message") }
+            if f & cnRetryAfter != 0 {
+                let v = try r.varint("retry after")
+                guard v <= UInt64(UInt32.max) else {
+                    throw DecodeFailure(field: "retry after", position: r.position, why: "\(v) s exceeds 2^32-1")
+                }
+                e.retryAfterSeconds = UInt32(v)
+            }
             return .connect(e)
         case .session:
             let p = try r.u8("session phase")

@@ -36,16 +36,16 @@ func parseLines(_ s: String) -> [NSDictionary] {
 let sampleJSONL = """
 {"type":"session","seq":1,"epoch":0,"wall_ns":1700000000000000000,"mono_ns":100,"phase":"start","url":"wss://x.test/ws?stream=btc","headers":[["User-Agent","wt"]]}
 {"type":"lifecycle","seq":2,"epoch":0,"wall_ns":1700000000001000000,"mono_ns":200,"state":"connecting"}
-{"type":"connect","seq":3,"epoch":0,"wall_ns":1700000000002000000,"mono_ns":300,"outcome":"connected","url":"wss://x.test/ws","http_status":101}
+{"type":"connect","seq":3,"epoch":0,"wall_ns":1700000000002000000,"mono_ns":300,"outcome":"connected","url":"wss://x.test/ws","http_status":101,"retry_after_s":7}
 {"type":"lifecycle","seq":4,"epoch":1,"wall_ns":1700000000003000000,"mono_ns":400,"state":"connected"}
 {"type":"frame","seq":5,"epoch":1,"wall_ns":1700000000004000000,"mono_ns":500,"dir":"in","opcode":"text","data":"{\\"p\\":\\"1.5\\"} ✓"}
 {"type":"frame","seq":6,"epoch":1,"wall_ns":1700000000005000000,"mono_ns":600,"dir":"out","opcode":"binary","data_b64":"AAEC/w=="}
-{"type":"lifecycle","seq":7,"epoch":1,"wall_ns":1700000010000000000,"mono_ns":700,"state":"reconnecting","close_code":1006,"close_reason":"","error":"connectionLost","message":"reset"}
+{"type":"lifecycle","seq":7,"epoch":1,"wall_ns":1700000010000000000,"mono_ns":700,"state":"reconnecting","close_code":1006,"close_reason":"","error":"connectionLost","message":"reset","total_lagged":3,"total_lagged_bytes":900,"reconnects":0,"failed_attempts":1}
 {"type":"lag","seq":8,"epoch":1,"wall_ns":1700000011000000000,"mono_ns":800,"count":3,"bytes":900}
 {"type":"lifecycle","seq":9,"epoch":2,"wall_ns":1700000017000000000,"mono_ns":900,"state":"connected"}
 {"type":"annotation","seq":10,"epoch":2,"wall_ns":1700000018000000000,"mono_ns":1000,"text":"operator note"}
 {"type":"frame","seq":11,"epoch":2,"wall_ns":1700000019000000000,"mono_ns":1100,"dir":"in","opcode":"text","data":"after"}
-{"type":"lifecycle","seq":12,"epoch":2,"wall_ns":1700000020000000000,"mono_ns":1200,"state":"closed","close_code":1000,"close_reason":"bye"}
+{"type":"lifecycle","seq":12,"epoch":2,"wall_ns":1700000020000000000,"mono_ns":1200,"state":"closed","close_code":1000,"close_reason":"bye","closed_by":"local"}
 {"type":"session","seq":13,"epoch":2,"wall_ns":1700000021000000000,"mono_ns":1300,"phase":"end","message":"done"}
 
 """
@@ -54,7 +54,7 @@ let sampleJSONL = """
     func importSample(_ dir: String) async throws -> String {
         let input = dir + "/in.jsonl"
         try sampleJSONL.write(toFile: input, atomically: true, encoding: .utf8)
-        let (_, err, code) = await runWiretape(["import", "--journal", dir + "/j", input])
+        let (_, err, code) = await runWiretape(["import", dir + "/j", input])
         #expect(code == 0, "\(err)")
         #expect(err.contains("imported 13 records"))
         return dir + "/j"
@@ -95,7 +95,7 @@ let sampleJSONL = """
 
             """
         try tap.write(toFile: dir + "/tap.jsonl", atomically: true, encoding: .utf8)
-        let (_, err, code) = await runWiretape(["import", "--journal", dir + "/j", dir + "/tap.jsonl"])
+        let (_, err, code) = await runWiretape(["import", dir + "/j", dir + "/tap.jsonl"])
         #expect(code == 0, "\(err)")
         let lines = parseLines(await runWiretape(["cat", dir + "/j"]).0)
         #expect(lines.map { $0["seq"] as! Int } == [1, 2, 3])
@@ -112,14 +112,14 @@ let sampleJSONL = """
             {"type":"annotation","wall_ns":4,"text":"four"}
             """
         try bad.write(toFile: dir + "/bad.jsonl", atomically: true, encoding: .utf8)
-        let (_, err, code) = await runWiretape(["import", "--journal", dir + "/j", dir + "/bad.jsonl"])
+        let (_, err, code) = await runWiretape(["import", dir + "/j", dir + "/bad.jsonl"])
         #expect(code != 0)
         #expect(err.contains("line 3"), "\(err)")
         let (_, _, vcode) = await runWiretape(["verify", dir + "/j"])
         #expect(vcode == 0)
         #expect(parseLines(await runWiretape(["cat", dir + "/j"]).0).count == 2)
         try "{\"type\":\"lifecycle\",\"wall_ns\":1,\"state\":\"sideways\"}\n".write(toFile: dir + "/bad2.jsonl", atomically: true, encoding: .utf8)
-        let (_, err2, code2) = await runWiretape(["import", "--journal", dir + "/j", dir + "/bad2.jsonl"])
+        let (_, err2, code2) = await runWiretape(["import", dir + "/j", dir + "/bad2.jsonl"])
         #expect(code2 != 0 && err2.contains("line 1") && err2.contains("state"))
     }
 
@@ -132,12 +132,12 @@ let sampleJSONL = """
             data.append(Data(bytes: &len, count: 4)); data.append(Data(bytes: &t, count: 8)); data.append(Data(p.utf8))
         }
         try data.write(to: URL(fileURLWithPath: dir + "/c.frames"))
-        let (_, err, code) = await runWiretape(["import", "--journal", dir + "/j", "--format", "frames", dir + "/c.frames"])
+        let (_, err, code) = await runWiretape(["import", dir + "/j", "--format", "frames", dir + "/c.frames"])
         #expect(code == 0, "\(err)")
         #expect(await runWiretape(["cat", dir + "/j", "--format", "raw"]).0 == "{\"a\":1}\n{\"b\":2}\nx\n")
         // A truncated file: error with the frame number, earlier frames kept.
         try data.prefix(data.count - 1).write(to: URL(fileURLWithPath: dir + "/t.frames"))
-        let (_, err2, code2) = await runWiretape(["import", "--journal", dir + "/k", "--format", "frames", dir + "/t.frames"])
+        let (_, err2, code2) = await runWiretape(["import", dir + "/k", "--format", "frames", dir + "/t.frames"])
         #expect(code2 != 0 && err2.contains("frame 3"), "\(err2)")
         #expect(await runWiretape(["cat", dir + "/k", "--format", "raw"]).0 == "{\"a\":1}\n{\"b\":2}\n")
     }

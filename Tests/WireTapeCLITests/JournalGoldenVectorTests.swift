@@ -24,7 +24,7 @@ let vectorsRoot: String = {
 
 let goldenVectors: [GoldenVector] = [
     GoldenVector(name: "all-kinds", blockSize: 65536) {
-        sampleJSONL.split(separator: "\n").map { try! JSONRecordParser.parse(ArraySlice(Array($0.utf8)), nextSeq: 0) }
+        sampleJSONL.split(separator: "\n").map { try! RecordJSON.parse(ArraySlice(Array($0.utf8)), nextSeq: 0) }
     },
     GoldenVector(name: "multi-block", blockSize: 256) {
         var out: [JournalRecord] = []
@@ -52,7 +52,7 @@ let goldenVectors: [GoldenVector] = [
 ]
 
 func vectorJSONL(_ records: [JournalRecord]) -> String {
-    records.map { JSONRecordParser.line($0) + "\n" }.joined()
+    records.map { RecordJSON.line($0) + "\n" }.joined()
 }
 
 @Suite struct JournalGoldenVectorTests {
@@ -99,11 +99,11 @@ func vectorJSONL(_ records: [JournalRecord]) -> String {
         for n in try segmentFiles(vdir) { try FileManager.default.copyItem(atPath: vdir + "/" + n, toPath: tmp + "/" + n) }
         let c = try JournalCursor(directory: tmp, options: ReadOptions(onCorruption: .stop))
         var lines = ""
-        while let r = try c.next() { lines += JSONRecordParser.line(r) + "\n" }
+        while let r = try c.next() { lines += RecordJSON.line(r) + "\n" }
         let want = try String(contentsOfFile: vdir + "/records.jsonl", encoding: .utf8)
         #expect(lines == want)
         // And the records.jsonl parse back to the vector's records.
-        let parsed = want.split(separator: "\n").map { try! JSONRecordParser.parse(ArraySlice(Array($0.utf8)), nextSeq: 0) }
+        let parsed = want.split(separator: "\n").map { try! RecordJSON.parse(ArraySlice(Array($0.utf8)), nextSeq: 0) }
         #expect(parsed == v.records())
         #expect(try JournalMaintenance.reindex(directory: tmp).blocksScanned > 0)
         #expect(try JournalMaintenance.verify(directory: tmp).isOK)

@@ -55,8 +55,8 @@ func seeds() -> [[UInt8]] {
     let bodies: [RecordBody] = [
         .frame(direction: .inbound, opcode: .text, payload: Array("{\"e\":\"trade\",\"p\":\"1.5\"}".utf8)),
         .frame(direction: .outbound, opcode: .binary, payload: [0, 1, 2, 255]),
-        .lifecycle(LifecycleEdge(state: .reconnecting, closeCode: 1006, closeReason: "x", error: "connectionLost", message: "m")),
-        .connect(ConnectEvent(outcome: .failed, url: "wss://a/b", httpStatus: 503, error: "handshakeRejected", message: "busy")),
+        .lifecycle(LifecycleEdge(state: .reconnecting, closeCode: 1006, closeReason: "x", error: "connectionLost", message: "m", closedBy: .peer, counters: LifecycleCounters(totalLagged: 3, totalLaggedBytes: 900, reconnects: 1, failedAttempts: 2))),
+        .connect(ConnectEvent(outcome: .failed, url: "wss://a/b", httpStatus: 503, error: "handshakeRejected", message: "busy", retryAfterSeconds: 7)),
         .session(SessionEvent(phase: .start, url: "wss://a", headers: [HTTPHeaderField("A", "b")], message: "hi")),
         .lag(count: 3, bytes: 900),
         .annotation("note"),

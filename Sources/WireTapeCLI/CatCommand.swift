@@ -1,0 +1,151 @@
+import ArgumentParser
+import WireTapeCore
+import WireTapeJournal
+
+/// `wiretape cat DIR`: prints a journal's records.
+public struct CatCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "cat",
+        abstract: "Print a journal's records (JSON lines, raw payloads or a readable listing).",
+        discussion: "On a damaged journal, prints what is readable and warns on standard error.")
+
+    /// Output formats.
+    public enum Format: String, ExpressibleByArgument, Sendable { case jsonl, raw, pretty }
+    /// Kind names accepted by `--kind`.
+    public enum Kind: String, ExpressibleByArgument, Sendable, CaseIterable {
+        case frame, lifecycle, connect, session, lag, annotation
+    }
+
+    @OptionGroup var journal: JournalDirectoryArgument
+    @OptionGroup var range: TimeRangeOptions
+
+    @Option(help: "Only records of this epoch.")
+    var epoch: UInt64?
+
+    @Option(help: "Only records of these kinds (repeatable): frame, lifecycle, connect, session, lag, annotation.")
+    var kind: [Kind] = []
+
+    @Option(help: "Only frames of this direction: in or out.")
+    var direction: String?
+
+    @Option(help: "jsonl, raw (frame payloads, one per line) or pretty.")
+    var format: Format = .jsonl
+
+    @Flag(help: "Stop with an error at the first damaged block instead of skipping it.")
+    var strict = false
+
+    @Flag(help: "Keep waiting for new records (like tail -f).")
+    var follow = false
+
+    public init() {}
+
+    public func validate() throws {
+        if let d = direction, FrameDirection(rawValue: d) == nil { throw ValidationError("--direction must be in or out, not \"\(d)\"") }
+    }
+
+    var filter: RecordFilter {
+        var f = RecordFilter()
+        f.fromWall = range.fromWall
+        f.toWall = range.toWall
+        f.epoch = epoch
+        f.direction = direction.flatMap(FrameDirection.init(rawValue:))
+        if !kind.isEmpty {
+            var ks = Set<RecordKind>()
+            for k in kind {
+                switch k {
+                case .frame: ks.formUnion([.inboundFrame, .outboundFrame])
+                case .lifecycle: ks.insert(.lifecycle)
+                case .connect: ks.insert(.connect)
+                case .session: ks.insert(.session)
+                case .lag: ks.insert(.lag)
+                case .annotation: ks.insert(.annotation)
+                }
+            }
+            f.kinds = ks
+        }
+        return f
+    }
+
+    public func run() async throws {
+        let directory = journal.directory
+        let sink = JournalOutput.current
+        var out = BufferedOutput(sink)
+        let cursor = try JournalCursor(
+            directory: directory, options: ReadOptions(filter: filter, onCorruption: strict ? .stop : .skip, follow: follow))
+        var reported = 0
+        func emit(_ r: JournalRecord) {
+            switch format {
+            case .jsonl:
+                out.append(RecordJSON.line(r))
+                out.append("\n")
+            case .raw:
+                if case .frame(_, _, let payload) = r.body {
+                    payload.withUnsafeBytes { out.append($0) }
+                    out.append("\n")
+                }
+            case .pretty:
+                out.append(Self.pretty(r))
+                out.append("\n")
+            }
+        }
+        func warnNew() {
+            while reported < cursor.problems.count {
+                sink.warn("warning: \(cursor.problems[reported])")
+                reported += 1
+            }
+        }
+        do {
+            while true {
+                while let r = try cursor.next() { emit(r) }
+                out.flush()
+                warnNew()
+                if !follow || Task.isCancelled { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        } catch let e as JournalError {
+            out.flush()
+            warnNew()
+            throw e
+        }
+        if cursor.problemCount > reported {
+            sink.warn("warning: \(cursor.problemCount - reported) more problems not listed")
+        }
+        if cursor.problemCount > 0 {
+            sink.warn("warning: the journal is damaged; what is readable was printed. Run `wiretape verify \(directory)` for a full report.")
+        }
+    }
+
+    /// One record as a readable line: `#seq time eEPOCH` and what happened.
+    static func pretty(_ r: JournalRecord) -> String {
+        let head = "#\(r.seq) \(JournalTime.format(r.wallNanos)) e\(r.epoch)"
+        switch r.body {
+        case .frame(let d, let op, let payload):
+            let text = op == .text
+                ? (String(validating: payload, as: UTF8.self) ?? "<\(payload.count) bytes, not UTF-8>")
+                : "<binary \(payload.count) bytes>"
+            return "\(head) \(d == .inbound ? "<-" : "->") \(text)"
+        case .lifecycle(let e):
+            var s = "\(head) [\(e.stateName)]"
+            if let c = e.closeCode { s += " close \(c)" }
+            if let r = e.closeReason, !r.isEmpty { s += " \"\(r)\"" }
+            if let by = e.closedBy { s += " by \(by.rawValue)" }
+            if let err = e.error { s += " \(err)" }
+            if let m = e.message { s += ": \(m)" }
+            return s
+        case .connect(let e):
+            var s = "\(head) connect \(e.outcome.name)"
+            if let u = e.url { s += " \(u)" }
+            if let h = e.httpStatus { s += " HTTP \(h)" }
+            if let r = e.retryAfterSeconds { s += " retry after \(r) s" }
+            if let err = e.error { s += " \(err)" }
+            if let m = e.message { s += ": \(m)" }
+            return s
+        case .session(let e):
+            return "\(head) session \(e.phase.name)" + (e.url.map { " \($0)" } ?? "") + (e.message.map { ": \($0)" } ?? "")
+        case .lag(let c, let b):
+            return "\(head) LAG \(c) records, \(b) bytes not recorded"
+        case .annotation(let t):
+            return "\(head) note: \(t)"
+        }
+    }
+}

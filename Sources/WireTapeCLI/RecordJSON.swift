@@ -1,0 +1,258 @@
+import Foundation
+import WireTapeCore
+import WireTapeJournal
+
+/// The project's one JSON-lines codec (journal-format/SPEC.md §9): every command that prints
+/// or reads records — `tap`, `cat`, `import`, `demo`, `record`, `replay` — speaks it through
+/// this type, so the field names, their order and the cause of a disconnect are decided here
+/// and nowhere else.
+///
+/// Live output (`tap`, `replay`) is the journal's form without `seq`:
+/// `{"type":"frame","epoch":1,"wall_ns":…,"mono_ns":…,"dir":"in","opcode":"text","data":"…"}`.
+/// Lines are built only when a line is printed.
+enum RecordJSON {
+    // MARK: Encoding
+
+    /// The JSON line of a journal record (without newline).
+    static func line(_ r: JournalRecord) -> String {
+        line(r.body, seq: r.seq, epoch: r.epoch, wallNanos: r.wallNanos, monoNanos: r.monoNanos)
+    }
+
+    /// The JSON line of a record body with its header fields; `seq` is omitted when nil.
+    static func line(_ body: RecordBody, seq: UInt64?, epoch: UInt64, wallNanos: Int64, monoNanos: UInt64) -> String {
+        var l = head(type: body.kind.typeName, seq: seq, epoch: epoch, wallNanos: wallNanos, monoNanos: monoNanos)
+        add(body, to: &l)
+        return l.finish()
+    }
+
+    /// A live frame as `tap` and `replay` print it: the record's form without `seq`.
+    static func line(_ frame: Frame, direction: FrameDirection, epoch: UInt64, at: ReceiveTimestamp) -> String {
+        var l = head(type: "frame", seq: nil, epoch: epoch, wallNanos: at.wallNanos, monoNanos: at.monotonicNanos)
+        l.add("dir", direction.rawValue)
+        l.add("opcode", frame.opcodeName)
+        switch frame {
+        case .text(let s): l.add("data", s)
+        case .binary(let b): l.add("data_b64", Base64.encode(b))
+        }
+        return l.finish()
+    }
+
+    /// A live lifecycle edge as `tap` and `replay` print it: the journal's form of the
+    /// snapshot (``WireTapeJournal/LifecycleEdge/init(_:)``), plus `http_status` when a
+    /// rejected handshake caused it (the journal keeps that in the connect record).
+    static func line(_ snapshot: LifecycleSnapshot) -> String {
+        let edge = LifecycleEdge(snapshot)
+        var l = head(
+            type: "lifecycle", seq: nil, epoch: snapshot.epoch, wallNanos: snapshot.at.wallNanos,
+            monoNanos: snapshot.at.monotonicNanos)
+        add(.lifecycle(edge), to: &l)
+        if edge.error != nil, case .error(let e) = snapshot.lastDisconnect, let status = e.httpStatus {
+            l.add("http_status", status)
+        }
+        return l.finish()
+    }
+
+    private static func head(type: String, seq: UInt64?, epoch: UInt64, wallNanos: Int64, monoNanos: UInt64) -> JSONLine {
+        var l = JSONLine()
+        l.add("type", type)
+        if let seq { l.add("seq", seq) }
+        l.add("epoch", epoch)
+        l.add("wall_ns", wallNanos)
+        l.add("mono_ns", monoNanos)
+        return l
+    }
+
+    private static func add(_ body: RecordBody, to l: inout JSONLine) {
+        switch body {
+        case .frame(let dir, let op, let payload):
+            l.add("dir", dir.rawValue)
+            l.add("opcode", op.rawValue)
+            if op == .text, let s = String(validating: payload, as: UTF8.self) {
+                l.add("data", s)
+            } else {
+                l.add("data_b64", Base64.encode(payload))
+            }
+        case .lifecycle(let e):
+            l.add("state", e.stateName)
+            if let c = e.closeCode { l.add("close_code", Int(c)) }
+            l.addIfPresent("close_reason", e.closeReason)
+            l.addIfPresent("closed_by", e.closedBy?.rawValue)
+            l.addIfPresent("error", e.error)
+            l.addIfPresent("message", e.message)
+            if let c = e.counters {
+                l.add("total_lagged", c.totalLagged)
+                l.add("total_lagged_bytes", c.totalLaggedBytes)
+                l.add("reconnects", c.reconnects)
+                l.add("failed_attempts", c.failedAttempts)
+            }
+        case .connect(let e):
+            l.add("outcome", e.outcome.name)
+            l.addIfPresent("url", e.url)
+            if let s = e.httpStatus { l.add("http_status", Int(s)) }
+            if let r = e.retryAfterSeconds { l.add("retry_after_s", UInt64(r)) }
+            l.addIfPresent("error", e.error)
+            l.addIfPresent("message", e.message)
+        case .session(let e):
+            l.add("phase", e.phase.name)
+            l.addIfPresent("url", e.url)
+            if !e.headers.isEmpty {
+                var bytes: [UInt8] = [UInt8(ascii: "[")]
+                for (i, h) in e.headers.enumerated() {
+                    if i > 0 { bytes.append(UInt8(ascii: ",")) }
+                    bytes.append(UInt8(ascii: "["))
+                    JSONLine.appendString(h.name, to: &bytes)
+                    bytes.append(UInt8(ascii: ","))
+                    JSONLine.appendString(h.value, to: &bytes)
+                    bytes.append(UInt8(ascii: "]"))
+                }
+                bytes.append(UInt8(ascii: "]"))
+                l.addRaw("headers", json: String(decoding: bytes, as: UTF8.self))
+            }
+            l.addIfPresent("message", e.message)
+        case .lag(let count, let bytes):
+            l.add("count", count)
+            l.add("bytes", bytes)
+        case .annotation(let text):
+            l.add("text", text)
+        }
+    }
+
+    // MARK: Decoding
+
+    /// Parses one JSON line into a record; `nextSeq` is used when the line has no `seq`.
+    /// - Throws: ``CommandError`` (code `badInput`) naming the field that is wrong.
+    static func parse(_ line: ArraySlice<UInt8>, nextSeq: UInt64) throws -> JournalRecord {
+        let any: Any
+        do { any = try JSONSerialization.jsonObject(with: Data(line), options: []) } catch {
+            throw fail("not valid JSON (\((error as NSError).userInfo["NSDebugDescription"] as? String ?? "syntax error"))")
+        }
+        guard let o = any as? [String: Any] else { throw fail("expected a JSON object") }
+        guard let type = try string(o, "type") else { throw fail("missing field \"type\"") }
+        let seq = try uint(o, "seq") ?? nextSeq
+        let epoch = try uint(o, "epoch") ?? 0
+        guard let wall = try int(o, "wall_ns") else { throw fail("missing field \"wall_ns\"") }
+        let mono = try uint(o, "mono_ns") ?? UInt64(bitPattern: wall)
+        let body: RecordBody
+        switch type {
+        case "frame": body = try frame(o)
+        case "lifecycle": body = try lifecycle(o)
+        case "connect": body = try connect(o)
+        case "session": body = try session(o)
+        case "lag":
+            body = .lag(count: try uint(o, "count") ?? 0, bytes: try uint(o, "bytes") ?? 0)
+        case "annotation":
+            guard let text = try string(o, "text") else { throw fail("missing field \"text\"") }
+            body = .annotation(text)
+        default:
+            throw fail("unknown record type \"\(type)\" (expected frame, lifecycle, connect, session, lag or annotation)")
+        }
+        return JournalRecord(seq: seq, epoch: epoch, wallNanos: wall, monoNanos: mono, body: body)
+    }
+
+    private static func frame(_ o: [String: Any]) throws -> RecordBody {
+        let dirName = try string(o, "dir") ?? "in"
+        guard let dir = FrameDirection(rawValue: dirName) else {
+            throw fail("field \"dir\" must be \"in\" or \"out\", found \"\(dirName)\"")
+        }
+        let data = try string(o, "data")
+        let b64 = try string(o, "data_b64")
+        let opName = try string(o, "opcode") ?? (b64 != nil ? "binary" : "text")
+        guard let op = FrameOpcode(rawValue: opName) else {
+            throw fail("field \"opcode\" must be \"text\" or \"binary\", found \"\(opName)\"")
+        }
+        let payload: [UInt8]
+        if let data {
+            payload = Array(data.utf8)
+        } else if let b64 {
+            guard let p = Base64.decode(b64) else { throw fail("field \"data_b64\" is not valid base64") }
+            payload = p
+        } else {
+            throw fail("a frame needs \"data\" or \"data_b64\"")
+        }
+        return .frame(direction: dir, opcode: op, payload: payload)
+    }
+
+    private static func lifecycle(_ o: [String: Any]) throws -> RecordBody {
+        guard let state = try string(o, "state") else { throw fail("missing field \"state\"") }
+        guard ConnState(rawValue: state) != nil else {
+            throw fail("field \"state\" must be one of \(ConnState.allCases.map(\.rawValue).joined(separator: ", ")), found \"\(state)\"")
+        }
+        let code = try int(o, "close_code")
+        if let c = code, !(0...65535).contains(c) { throw fail("field \"close_code\" \(c) is not a 16-bit close code") }
+        var closedBy: CloseInitiator? = nil
+        if let by = try string(o, "closed_by") {
+            guard let v = CloseInitiator(rawValue: by) else {
+                throw fail("field \"closed_by\" must be \"peer\" or \"local\", found \"\(by)\"")
+            }
+            closedBy = v
+        }
+        var counters: LifecycleCounters? = nil
+        if ["total_lagged", "total_lagged_bytes", "reconnects", "failed_attempts"].contains(where: { o[$0] != nil }) {
+            counters = LifecycleCounters(
+                totalLagged: try uint(o, "total_lagged") ?? 0, totalLaggedBytes: try uint(o, "total_lagged_bytes") ?? 0,
+                reconnects: try uint(o, "reconnects") ?? 0, failedAttempts: try uint(o, "failed_attempts") ?? 0)
+        }
+        return .lifecycle(LifecycleEdge(
+            stateName: state, closeCode: code.map { UInt16($0) }, closeReason: try string(o, "close_reason"),
+            error: try string(o, "error"), message: try string(o, "message"), closedBy: closedBy, counters: counters))
+    }
+
+    private static func connect(_ o: [String: Any]) throws -> RecordBody {
+        let name = try string(o, "outcome") ?? "attempt"
+        guard let outcome = ConnectOutcome(name: name) else {
+            throw fail("field \"outcome\" must be attempt, connected or failed, found \"\(name)\"")
+        }
+        let status = try int(o, "http_status")
+        if let s = status, !(0...65535).contains(s) { throw fail("field \"http_status\" \(s) is out of range") }
+        let retryAfter = try uint(o, "retry_after_s")
+        if let r = retryAfter, r > UInt64(UInt32.max) {
+            throw fail("field \"retry_after_s\" \(r) is out of range (0...4294967295)")
+        }
+        return .connect(ConnectEvent(
+            outcome: outcome, url: try string(o, "url"), httpStatus: status.map { UInt16($0) },
+            error: try string(o, "error"), message: try string(o, "message"),
+            retryAfterSeconds: retryAfter.map { UInt32($0) }))
+    }
+
+    private static func session(_ o: [String: Any]) throws -> RecordBody {
+        let phaseName = try string(o, "phase") ?? "start"
+        guard let phase = SessionPhase.allCases.first(where: { $0.name == phaseName }) else {
+            throw fail("field \"phase\" must be start or end, found \"\(phaseName)\"")
+        }
+        var headers: [HTTPHeaderField] = []
+        if let h = o["headers"] {
+            guard let arr = h as? [Any] else { throw fail("field \"headers\" must be an array of [name, value] pairs") }
+            for pair in arr {
+                guard let p = pair as? [Any], p.count == 2, let n = p[0] as? String, let v = p[1] as? String else {
+                    throw fail("field \"headers\" must be an array of [name, value] string pairs")
+                }
+                headers.append(HTTPHeaderField(n, v))
+            }
+        }
+        return .session(SessionEvent(phase: phase, url: try string(o, "url"), headers: headers, message: try string(o, "message")))
+    }
+
+    private static func fail(_ s: String) -> CommandError { CommandError(.badInput, s) }
+
+    private static func int(_ o: [String: Any], _ key: String) throws -> Int64? {
+        guard let v = o[key] else { return nil }
+        if v is NSNull { return nil }
+        guard let n = v as? NSNumber, !(v is String) else { throw fail("field \"\(key)\" must be an integer") }
+        let d = n.doubleValue
+        guard d == d.rounded() else { throw fail("field \"\(key)\" must be an integer, found \(n)") }
+        return n.int64Value
+    }
+
+    private static func uint(_ o: [String: Any], _ key: String) throws -> UInt64? {
+        guard let v = try int(o, key) else { return nil }
+        guard v >= 0 else { throw fail("field \"\(key)\" must not be negative, found \(v)") }
+        return UInt64(v)
+    }
+
+    private static func string(_ o: [String: Any], _ key: String) throws -> String? {
+        guard let v = o[key] else { return nil }
+        if v is NSNull { return nil }
+        guard let s = v as? String else { throw fail("field \"\(key)\" must be a string") }
+        return s
+    }
+}

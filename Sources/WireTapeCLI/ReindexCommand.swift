@@ -1,0 +1,18 @@
+import ArgumentParser
+import WireTapeJournal
+
+/// `wiretape reindex`: rebuilds the index from the segments.
+public struct ReindexCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "reindex", abstract: "Rebuild the SQLite index from the segment files.")
+
+    @OptionGroup var journal: JournalDirectoryArgument
+
+    public init() {}
+
+    public func run() async throws {
+        let directory = journal.directory
+        let report = try JournalMaintenance.reindex(directory: directory)
+        JournalOutput.current.line(report.description)
+    }
+}

@@ -1,0 +1,21 @@
+import ArgumentParser
+import WireTapeJournal
+
+/// `wiretape verify`: checks every block and the index.
+public struct VerifyCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check every block checksum and the index against the segments; exit 0 only when all is well.")
+
+    @OptionGroup var journal: JournalDirectoryArgument
+
+    public init() {}
+
+    public func run() async throws {
+        let directory = journal.directory
+        let out = JournalOutput.current
+        let report = try JournalMaintenance.verify(directory: directory)
+        out.line(report.description)
+        if !report.isOK { throw ExitCode(1) }
+    }
+}
