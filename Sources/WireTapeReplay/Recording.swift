@@ -136,7 +136,7 @@ public struct Recording: Sendable {
     public internal(set) var attempts: [RecordedAttempt]
     /// The connected epochs in order.
     public internal(set) var epochs: [RecordedEpoch]
-    /// Monotonic time of the first attempt (replay time zero in by-time mapping).
+    /// Monotonic time of the selection's first record (replay time zero in by-time mapping).
     public internal(set) var startMono: UInt64
     /// Inbound frames of the selection that belong to no epoch (before the first `connected`
     /// edge); they cannot be replayed and are counted here.
@@ -218,6 +218,18 @@ struct TimelineBuilder {
     /// Classifies the cause on an edge that ended an epoch.
     static func end(of edge: LifecycleEdge) -> EpochEnd {
         let state = edge.state
+        switch edge.closedBy {
+        case .local?:
+            // The recorder closed it: a shutdown ends the recording; a forced reconnect is a
+            // local close in mid-session.
+            if state == .closed || state == .unrecoverable { return .endOfRecording }
+            return .localClose(code: edge.closeCode ?? 1000, reason: edge.closeReason ?? "")
+        case .peer?:
+            if let code = edge.closeCode { return .peerClose(code: code, reason: edge.closeReason ?? "") }
+        case nil:
+            break
+        }
+        // Journals without `closed_by` (format 1.0): judged from the error and the state.
         switch edge.error {
         case "livenessTimeout"?: return .silence(message: edge.message ?? "liveness timeout")
         case "connectionLost"?: return .connectionLost(message: edge.message ?? "connection lost")
@@ -378,6 +390,6 @@ struct TimelineBuilder {
     }
 
     static func retryAfter(_ c: ConnectEvent) -> Int? {
-        nil
+        c.retryAfterSeconds.map { Int($0) }
     }
 }

@@ -68,15 +68,13 @@ struct ReplayStackTests {
         t.connected(epoch: 1, at: 0)
         t.text("a", epoch: 1, at: 5)
         t.edge(.reconnecting, epoch: 1, at: 10, code: 1006, error: "connectionLost")
-        t.failed(epoch: 1, at: 20, status: 503, error: "handshakeRejected", message: "HTTP 503")
+        t.failed(epoch: 1, at: 20, status: 503, error: "handshakeRejected", message: "HTTP 503", retryAfter: 20)
         t.connected(epoch: 2, at: 30_000)
         t.text("b", epoch: 2, at: 30_005)
-        var recording = try Recording.load(directory: try t.write())
-        // The recorded failure carries Retry-After: 20.
-        guard case .failed(var f) = recording.attempts[1] else { Issue.record("expected a failure"); return }
-        f.retryAfterSeconds = 20
-        recording.attempts[1] = .failed(f)
+        let recording = try Recording.load(directory: try t.write())
+        guard case .failed(let f) = recording.attempts[1] else { Issue.record("expected a failure"); return }
         #expect(f.wsError.retryAfterSeconds == 20)
+        #expect(f.wsError.httpStatus == 503)
 
         let replay = try ReplayConnector(recording: recording, options: ReplayOptions(pacing: .asFastAsPossible))
         let timed = TimedConnector(inner: replay)

@@ -17,8 +17,12 @@ struct Tape {
         ReceiveTimestamp(wallNanos: wallBase + Int64(ms * 1_000_000), monotonicNanos: monoBase + UInt64(ms * 1_000_000))
     }
 
-    mutating func edge(_ state: ConnState, epoch: UInt64, at ms: Double, code: UInt16? = nil, reason: String? = nil, error: String? = nil, message: String? = nil) {
-        records.append((.lifecycle(LifecycleEdge(state: state, closeCode: code, closeReason: reason, error: error, message: message)), epoch, ms))
+    mutating func edge(
+        _ state: ConnState, epoch: UInt64, at ms: Double, code: UInt16? = nil, reason: String? = nil, error: String? = nil,
+        message: String? = nil, by: CloseInitiator? = nil
+    ) {
+        records.append((.lifecycle(LifecycleEdge(
+            state: state, closeCode: code, closeReason: reason, error: error, message: message, closedBy: by)), epoch, ms))
     }
     mutating func connected(epoch: UInt64, at ms: Double) {
         if records.isEmpty || epoch == 1 { edge(.connecting, epoch: epoch - 1, at: max(0, ms - 1)) }
@@ -30,9 +34,10 @@ struct Tape {
     mutating func binary(_ b: [UInt8], epoch: UInt64, at ms: Double) {
         records.append((.frame(direction: .inbound, opcode: .binary, payload: b), epoch, ms))
     }
-    mutating func failed(epoch: UInt64, at ms: Double, status: UInt16?, error: String, message: String = "refused") {
+    mutating func failed(epoch: UInt64, at ms: Double, status: UInt16?, error: String, message: String = "refused", retryAfter: UInt32? = nil) {
         records.append((.connect(ConnectEvent(outcome: .attempt)), epoch, ms - 1))
-        records.append((.connect(ConnectEvent(outcome: .failed, httpStatus: status, error: error, message: message)), epoch, ms))
+        records.append((.connect(ConnectEvent(
+            outcome: .failed, httpStatus: status, error: error, message: message, retryAfterSeconds: retryAfter)), epoch, ms))
     }
 
     /// Writes the tape into a fresh journal directory and returns its path.
@@ -55,7 +60,7 @@ struct Tape {
         t.text(#"{"op":"sub","id":1}"#, epoch: 1, at: 11, out: true)
         for i in 0..<5 { t.text("e1-\(i)", epoch: 1, at: 20 + Double(i) * 10) }
         t.binary([0, 1, 2, 255], epoch: 1, at: 70)
-        t.edge(.reconnecting, epoch: 1, at: 100, code: 1011, reason: "overloaded", error: "closedByPeer", message: "closed 1011")
+        t.edge(.reconnecting, epoch: 1, at: 100, code: 1011, reason: "overloaded", error: "closedByPeer", message: "closed 1011", by: .peer)
         t.edge(.connecting, epoch: 1, at: 300)
         t.connected(epoch: 2, at: 310)
         t.text(#"{"op":"sub","id":2}"#, epoch: 2, at: 311, out: true)
@@ -65,7 +70,7 @@ struct Tape {
         t.connected(epoch: 3, at: 610)
         t.text(#"{"op":"sub","id":3}"#, epoch: 3, at: 611, out: true)
         for i in 0..<4 { t.text("e3-\(i)", epoch: 3, at: 620 + Double(i) * 10) }
-        t.edge(.closed, epoch: 3, at: 700, code: 1000, reason: "shutdown")
+        t.edge(.closed, epoch: 3, at: 700, code: 1000, reason: "shutdown", by: .local)
         t.records.append((.session(SessionEvent(phase: .end, url: "ws://venue/feed")), 3, 701))
         return t
     }
