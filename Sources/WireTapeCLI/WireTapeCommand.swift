@@ -11,6 +11,7 @@ public struct WireTapeCommand: AsyncParsableCommand {
             TapCommand.self,
             ImportCommand.self, CatCommand.self, InfoCommand.self, GapsCommand.self,
             VerifyCommand.self, RepairCommand.self, ReindexCommand.self,
+            ReplayCommand.self,
         ])
 
     /// Creates the command (used by the argument parser).
