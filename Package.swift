@@ -92,6 +92,9 @@ let package = Package(
             name: "bench-journal", dependencies: ["WireTapeJournal", "WireTapeCore"], path: "tools/bench-journal",
             exclude: ["run.sh"]),
         .executableTarget(
+            name: "bench-replay", dependencies: ["WireTapeReplay", "WireTapeJournal", "WireTapeCore"], path: "tools/bench-replay",
+            exclude: ["run.sh"]),
+        .executableTarget(
             name: "wiretape-bench-inbound",
             dependencies: ["WireTapeCore", "WireTapeNIO", "WireTapeResilience"],
             path: "tools/bench-inbound",

@@ -24,6 +24,7 @@ final class ReplayConnection: Sendable {
         var task: Task<Void, Never>?
     }
     private let state = Mutex(State())
+    private let endedFlag = Atomic<Bool>(false)
 
     init(
         connector: ReplayConnector, recorded: RecordedEpoch, epoch: UInt64, joinAt: UInt64?,
@@ -59,7 +60,7 @@ final class ReplayConnection: Sendable {
             inbound: stream, sink: ReplaySink(connection: self), lifecycle: lifecycle, info: info, activity: activity)
     }
 
-    var isEnded: Bool { state.withLock { $0.ended } }
+    var isEnded: Bool { endedFlag.load(ordering: .acquiring) }
     var answersPings: Bool { state.withLock { $0.pongs } }
     private func setPongs(_ on: Bool) { state.withLock { $0.pongs = on } }
 
@@ -97,6 +98,7 @@ final class ReplayConnection: Sendable {
         let (first, waiter, task) = state.withLock { s -> (Bool, CheckedContinuation<Void, Never>?, Task<Void, Never>?) in
             guard !s.ended else { return (false, nil, nil) }
             s.ended = true
+            endedFlag.store(true, ordering: .releasing)
             let w = s.demandWaiter
             s.demandWaiter = nil
             return (true, w, s.task)
@@ -159,16 +161,24 @@ final class ReplayConnection: Sendable {
         // Replay time at which the epoch's recorded handshake falls.
         let base: Duration = joinAt == nil ? clock.now.offset : .nanos(e.connectedMono &- recording.startMono)
         var plan = FramePlan(mutations: mutations, seed: seed)
+        let plain = mutations.isEmpty
         var window: [Int: InboundFrame] = [:]
         var batch: [InboundFrame] = []
         batch.reserveCapacity(256)
         var batchBytes = 0
+        var batchDue: Duration = .zero
         var index = 0
         var delivered = 0
         var missed = 0
         var undelivered = 0
+        // Virtual time: frames due before the earliest other deadline are delivered in batches,
+        // the clock moved to the batch's last frame; a frame due after it waits on the clock.
+        var horizon: Duration = virtual?.clock.nextDeadline?.offset ?? .seconds(Int64.max / 2)
 
         func flush() async {
+            if let virtual, batchDue > virtual.clock.now.offset {
+                virtual.clock.advance(to: .init(offset: batchDue))
+            }
             guard !batch.isEmpty else { return }
             if isEnded {
                 undelivered += batch.count
@@ -183,28 +193,45 @@ final class ReplayConnection: Sendable {
             if !more && !isEnded { await waitForDemand() }
         }
 
+        /// Waits until `due` (flushing first when it must wait); false when the epoch ended.
+        func reach(_ due: Duration) async -> Bool {
+            if let virtual {
+                if due >= horizon {
+                    await flush()
+                    do { try await virtual.reach(due) } catch { return false }
+                    horizon = virtual.clock.nextDeadline?.offset ?? .seconds(Int64.max / 2)
+                    if Task.isCancelled { return false }
+                }
+                if due > batchDue { batchDue = due }
+                return true
+            }
+            if due > clock.now.offset {
+                await flush()
+                do { try await wait(until: due) } catch { return false }
+            }
+            return true
+        }
+
+        func append(_ f: InboundFrame) async {
+            batch.append(f)
+            batchBytes += f.frame.byteCount
+            if batch.count >= 256 { await flush() }
+        }
+
         /// Performs steps; returns false when the epoch ended (a mutation, or a local close).
         func perform(_ steps: [FramePlan.Step]) async -> Bool {
             for step in steps {
                 switch step {
                 case .frame(let j, let offset):
-                    let due = base + offset
-                    if due > clock.now.offset {
-                        await flush()
-                        do { try await wait(until: due) } catch { return false }
-                    }
-                    guard let f = window[j] else { continue }
-                    batch.append(f)
-                    batchBytes += f.frame.byteCount
-                    if batch.count >= 256 { await flush() }
+                    guard await reach(base + offset) else { return false }
+                    if let f = window[j] { await append(f) }
                 case .pause(let offset, let duration, let pongs):
+                    guard await reach(base + offset) else { return false }
                     await flush()
-                    do {
-                        try await wait(until: base + offset)
-                        setPongs(pongs)
-                        try await wait(until: base + offset + duration)
-                        setPongs(true)
-                    } catch { return false }
+                    setPongs(pongs)
+                    guard await reach(base + offset + duration) else { return false }
+                    await flush()
+                    setPongs(true)
                 case .end(let how):
                     await flush()
                     end(how)
@@ -235,22 +262,17 @@ final class ReplayConnection: Sendable {
                 }
                 let frame: Frame =
                     v.opcode == .binary ? .binary(Array(v.payload)) : .text(String(decoding: v.payload, as: UTF8.self))
-                window[index] = InboundFrame(
+                let f = InboundFrame(
                     frame: frame, epoch: epoch, received: ReceiveTimestamp(wallNanos: v.wallNanos, monotonicNanos: v.monoNanos))
-                let steps = plan.frame(index: index, recorded: .nanos(v.monoNanos &- e.connectedMono))
-                if steps.count == 1, case .frame(let j, let offset) = steps[0], j == index {
-                    // The common case, without the general machinery.
-                    let due = base + offset
-                    if due > clock.now.offset {
-                        await flush()
-                        do { try await wait(until: due) } catch { running = false; break }
-                    }
-                    let f = window.removeValue(forKey: index)!
-                    batch.append(f)
-                    batchBytes += f.frame.byteCount
-                    if batch.count >= 256 { await flush() }
+                let recordedOffset: Duration = .nanos(v.monoNanos &- e.connectedMono)
+                if plain {
+                    // The common case, without the mutation machinery.
+                    guard await reach(base + recordedOffset) else { running = false; break }
+                    await append(f)
                     if isEnded { running = false }
                 } else {
+                    window[index] = f
+                    let steps = plan.frame(index: index, recorded: recordedOffset)
                     running = await perform(steps)
                     for case .frame(let j, _) in steps { window[j] = nil }
                     if !plan.isHolding(index) { window[index] = nil }
@@ -280,7 +302,8 @@ final class ReplayConnection: Sendable {
         default:
             break
         }
-        do { try await wait(until: base + plan.scaled(.nanos(e.endMono &- e.connectedMono))) } catch { return }
+        guard await reach(base + plan.scaled(.nanos(e.endMono &- e.connectedMono))) else { return }
+        await flush()
         end(e.end)
     }
 }
