@@ -58,6 +58,24 @@ for _ in 0..<runs {
     floorRates.append(Double(n) / seconds(start.duration(to: .now)))
 }
 print("journal          \(dir): \(totalFrames) inbound frames")
+// 1b. Decode and build the frames a connection delivers (no stream, no consumer).
+var buildRates: [Double] = []
+for _ in 0..<runs {
+    let start = ContinuousClock.now
+    let c = try JournalCursor(directory: dir, options: ReadOptions(filter: RecordFilter(direction: .inbound)))
+    var n = 0
+    var sink = 0
+    while let v = try c.nextView() {
+        let frame: Frame =
+            v.opcode == .binary ? .binary(Array(v.payload)) : .text(String(decoding: v.payload, as: UTF8.self))
+        let f = InboundFrame(frame: frame, epoch: 1, received: ReceiveTimestamp(wallNanos: v.wallNanos, monotonicNanos: v.monoNanos))
+        sink &+= f.frame.byteCount
+        n += 1
+    }
+    buildRates.append(Double(n) / seconds(start.duration(to: .now)))
+    if sink == 0 { print("") }
+}
+print(String(format: "decode + Frame   %.2f M frames/s (what a connection builds, median of %d)", median(buildRates) / 1e6, runs))
 print(String(format: "decode floor     %.2f M frames/s (nextView, median of %d)", median(floorRates) / 1e6, runs))
 
 // 2. As fast as possible, to a consumer that only counts.
