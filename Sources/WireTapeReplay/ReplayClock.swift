@@ -84,7 +84,8 @@ public struct ReplayClock: Clock, Sendable {
         switch backend {
         case .scaled(let origin, let speed):
             let real = speed == 1 ? deadline.offset : deadline.offset / speed
-            try await ContinuousClock().sleep(until: origin.advanced(by: real), tolerance: nil)
+            // Zero tolerance: pacing wants the deadline, not a coalesced timer.
+            try await ContinuousClock().sleep(until: origin.advanced(by: real), tolerance: tolerance ?? .zero)
         case .manual(let m):
             try await m.sleep(until: ManualClock.Instant(offset: deadline.offset), tolerance: nil)
         }

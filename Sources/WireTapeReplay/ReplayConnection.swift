@@ -15,6 +15,8 @@ final class ReplayConnection: Sendable {
     let lifecycle: LifecycleWatch
     let activity = ConnectionActivity()
     let slot: Int
+    /// Replay time when `connect()` returned: the epoch's frames are paced from here.
+    let openedAt: Duration
 
     private struct State {
         var ended = false
@@ -41,6 +43,7 @@ final class ReplayConnection: Sendable {
             epoch: epoch, state: .connected,
             at: ReceiveTimestamp(wallNanos: recorded.connectedWall, monotonicNanos: recorded.connectedMono)))
         slot = connector.ledger.open(epoch: epoch, recorded: recorded)
+        openedAt = connector.clock.now.offset
     }
 
     /// Starts the producer and returns the connection.
@@ -159,7 +162,7 @@ final class ReplayConnection: Sendable {
         let recording = connector.recording
         let e = recorded
         // Replay time at which the epoch's recorded handshake falls.
-        let base: Duration = joinAt == nil ? clock.now.offset : .nanos(e.connectedMono &- recording.startMono)
+        let base: Duration = joinAt == nil ? openedAt : .nanos(e.connectedMono &- recording.startMono)
         var plan = FramePlan(mutations: mutations, seed: seed)
         let plain = mutations.isEmpty
         var window: [Int: InboundFrame] = [:]
@@ -266,10 +269,24 @@ final class ReplayConnection: Sendable {
                     frame: frame, epoch: epoch, received: ReceiveTimestamp(wallNanos: v.wallNanos, monotonicNanos: v.monoNanos))
                 let recordedOffset: Duration = .nanos(v.monoNanos &- e.connectedMono)
                 if plain {
-                    // The common case, without the mutation machinery.
-                    guard await reach(base + recordedOffset) else { running = false; break }
-                    await append(f)
-                    if isEnded { running = false }
+                    // The common case, without the mutation machinery: a frame that is already
+                    // due joins the batch without any suspension point.
+                    let due = base + recordedOffset
+                    let ready: Bool
+                    if virtual != nil { ready = due < horizon } else { ready = due <= clock.now.offset }
+                    if ready {
+                        if due > batchDue { batchDue = due }
+                        batch.append(f)
+                        batchBytes += f.frame.byteCount
+                        if batch.count >= 256 {
+                            await flush()
+                            if isEnded { running = false }
+                        }
+                    } else {
+                        guard await reach(due) else { running = false; break }
+                        await append(f)
+                        if isEnded { running = false }
+                    }
                 } else {
                     window[index] = f
                     let steps = plan.frame(index: index, recorded: recordedOffset)
