@@ -15,6 +15,8 @@ final class ReplayConnection: Sendable {
     let lifecycle: LifecycleWatch
     let activity = ConnectionActivity()
     let slot: Int
+    /// The most frames handed to the inbound stream at once.
+    static let batchLimit = 1024
     /// Replay time when `connect()` returned: the epoch's frames are paced from here.
     let openedAt: Duration
 
@@ -167,7 +169,7 @@ final class ReplayConnection: Sendable {
         let plain = mutations.isEmpty
         var window: [Int: InboundFrame] = [:]
         var batch: [InboundFrame] = []
-        batch.reserveCapacity(256)
+        batch.reserveCapacity(Self.batchLimit)
         var batchBytes = 0
         var batchDue: Duration = .zero
         var index = 0
@@ -218,7 +220,7 @@ final class ReplayConnection: Sendable {
         func append(_ f: InboundFrame) async {
             batch.append(f)
             batchBytes += f.frame.byteCount
-            if batch.count >= 256 { await flush() }
+            if batch.count >= Self.batchLimit { await flush() }
         }
 
         /// Performs steps; returns false when the epoch ended (a mutation, or a local close).
@@ -278,7 +280,7 @@ final class ReplayConnection: Sendable {
                         if due > batchDue { batchDue = due }
                         batch.append(f)
                         batchBytes += f.frame.byteCount
-                        if batch.count >= 256 {
+                        if batch.count >= Self.batchLimit {
                             await flush()
                             if isEnded { running = false }
                         }
