@@ -159,4 +159,49 @@ struct ReplayConnectorTests {
         }
         #expect(code == .normalClosure)
     }
+
+    @Test("a recorded silence without an adapter that closes ends at its recorded time with livenessTimeout (.atRecordedEnd)")
+    func silenceAtRecordedEnd() async throws {
+        var t = Tape()
+        t.connected(epoch: 1, at: 0)
+        t.text("a", epoch: 1, at: 100)
+        t.edge(.reconnecting, epoch: 1, at: 40_100, error: "livenessTimeout", message: "no pong")
+        let clock = ManualClock()
+        let replay = try ReplayConnector(
+            directory: try t.write(), options: ReplayOptions(pacing: .manual(clock), silenceEnd: .atRecordedEnd))
+        let c = try await replay.connect(request)
+        var it = c.inbound.makeAsyncIterator()
+        await clock.waitForSleepers(count: 1)
+        clock.advance(by: .milliseconds(100))
+        #expect(try await it.next().map { texts([$0]) } == ["a"])
+        await clock.waitForSleepers(count: 1)
+        #expect(clock.nextDeadline?.offset == .milliseconds(40_100))
+        try await c.sink.sendPing([1])
+        #expect(c.activity.pongsReceived == 0)
+        #expect(replay.statistics.pingsUnanswered == 1)
+        clock.advance(by: .seconds(40))
+        do {
+            _ = try await it.next()
+            Issue.record("the silence must end with an error")
+        } catch let e as WSError {
+            #expect(e.code == .livenessTimeout)
+        }
+    }
+
+    @Test("pings are answered outside a silence; a recorder's local close mid-session replays as a clean close")
+    func pongsAndLocalClose() async throws {
+        var t = Tape()
+        t.connected(epoch: 1, at: 0)
+        t.text("a", epoch: 1, at: 10)
+        t.edge(.reconnecting, epoch: 1, at: 20, code: 4000, reason: "forced", by: .local)
+        t.connected(epoch: 2, at: 30)
+        let replay = try ReplayConnector(directory: try t.write(), options: ReplayOptions(pacing: .asFastAsPossible))
+        #expect(replay.recording.epochs[0].end == .localClose(code: 4000, reason: "forced"))
+        let c = try await replay.connect(request)
+        try await c.sink.sendPing([])
+        #expect(c.activity.pongsReceived == 1)
+        let d = await drain(c)
+        #expect(texts(d.frames) == ["a"])
+        #expect(d.error == nil)
+    }
 }
