@@ -119,4 +119,33 @@ let outageJSONL = """
         #expect(lines.last?["epochs"] as? Int == 1)
         #expect(lines.last?["frames"] as? Int == 200)
     }
+
+    @Test("a journal recorded by the demo (a live feed through the resilient stack) replays with the same epochs, frames and outage causes")
+    func recordedDemoReplays() async throws {
+        let journal = tempDir() + "/demo"
+        let (_, demoErr, demoCode) = await runWiretape(["demo", "--journal", journal])
+        #expect(demoCode == 0, "\(demoErr)")
+        let (catted, _, _) = await runWiretape(["cat", journal, "--direction", "in"])
+        let recorded = parseLines(catted)
+        for args in [["--speed", "max"], ["--speed", "max", "--reconnect"], ["--speed", "20", "--reconnect"]] {
+            let (out, err, code) = await runWiretape(["replay", journal] + args)
+            #expect(code == 0, "\(args): \(err)")
+            let lines = parseLines(out)
+            let inFrames = lines.filter { $0["type"] as? String == "frame" && $0["dir"] as? String == "in" }
+            #expect(inFrames.map { $0["data"] as? String } == recorded.map { $0["data"] as? String }, "\(args)")
+            #expect(inFrames.map { $0["wall_ns"] as? Int } == recorded.map { $0["wall_ns"] as? Int }, "\(args)")
+            #expect(inFrames.map { $0["epoch"] as? Int } == recorded.map { $0["epoch"] as? Int }, "\(args)")
+            let edges = lines.filter { $0["type"] as? String == "lifecycle" }
+            if !args.contains("--reconnect") {
+                // Every edge is printed; under --reconnect the lifecycle watch may skip
+                // intermediate edges (latest-value semantics, as with `tap --reconnect`).
+                #expect(edges.contains { $0["close_code"] as? Int == 1011 }, "\(args)")
+                #expect(edges.contains { $0["error"] as? String == "connectionLost" }, "\(args)")
+                #expect(edges.contains { $0["close_code"] as? Int == 1001 }, "\(args)")
+            }
+            #expect(edges.last?["reconnects"] as? Int == 2, "\(args)")
+            #expect(lines.last?["epochs"] as? Int == 3)
+            #expect(lines.last?["end_of_recording"] as? Bool == true)
+        }
+    }
 }
