@@ -1,7 +1,7 @@
 // swift-tools-version: 6.0
 // WireTape: record live WebSocket feeds into an indexed, compressed journal and replay them.
 //
-// Layers (imports point down only; see docs/architecture.md):
+// Layers (imports point down only; see Sources/WireTapeNIO/WireTapeNIO.docc/Architecture.md):
 //   wiretape (CLI) -> WireTapeCLI -> WireTapeNIO, WireTapeJournal, ...
 //   WireTapeNIO     the real connector (SwiftNIO + NIOWebSocket + NIOSSL)
 //   WireTapeJournal segments, LZ4 blocks, SQLite index (CLZ4, CSQLite)

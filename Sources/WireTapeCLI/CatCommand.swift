@@ -100,6 +100,8 @@ public struct CatCommand: AsyncParsableCommand {
                 out.flush()
                 warnNew()
                 if !follow || Task.isCancelled { break }
+                // A range that ended before now gets no new records: following it would never end.
+                if let to = range.toWall, to < ReceiveTimestamp.now().wallNanos { break }
                 try await Task.sleep(for: .milliseconds(100))
             }
         } catch let e as JournalError {

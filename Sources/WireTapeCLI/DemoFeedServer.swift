@@ -102,7 +102,7 @@ private final class DemoFeedHandler: ChannelInboundHandler {
     private var sent = 0
     private var price = 64_000.0
     private var tradeID = 3_100_000_000
-    private var rng = SplitMix64(seed: 42)
+    private var rng = SeededRandom(seed: 42)
     private var timer: Scheduled<Void>?
 
     init(step: DemoFeedServer.Step, connection: Int) {
@@ -168,18 +168,5 @@ private final class DemoFeedHandler: ChannelInboundHandler {
         var frac = String(v % Int(scale))
         while frac.count < digits { frac = "0" + frac }
         return "\(whole).\(frac)"
-    }
-}
-
-/// A small deterministic random number generator (SplitMix64) for reproducible demo data.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -39,6 +39,9 @@ public struct ImportCommand: AsyncParsableCommand {
         guard fd >= 0 else { throw CommandError(.io, "cannot open \(input): \(String(cString: strerror(errno)))") }
         defer { if fd != 0 { close(fd) } }
         let writer = try JournalWriter(directory: directory)
+        if !writer.recovery.isClean {
+            JournalOutput.current.warn("wiretape: recovered \(directory) before appending:\n\(writer.recovery)")
+        }
         var count = 0
         do {
             switch format {

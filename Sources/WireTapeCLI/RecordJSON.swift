@@ -234,19 +234,37 @@ enum RecordJSON {
 
     private static func fail(_ s: String) -> CommandError { CommandError(.badInput, s) }
 
-    private static func int(_ o: [String: Any], _ key: String) throws -> Int64? {
+    /// The exact decimal text of a JSON number member, or nil when absent or null.
+    private static func integerText(_ o: [String: Any], _ key: String) throws -> String? {
         guard let v = o[key] else { return nil }
         if v is NSNull { return nil }
-        guard let n = v as? NSNumber, !(v is String) else { throw fail("field \"\(key)\" must be an integer") }
-        let d = n.doubleValue
-        guard d == d.rounded() else { throw fail("field \"\(key)\" must be an integer, found \(n)") }
-        return n.int64Value
+        // JSON true/false arrive as NSNumber too, with the objCType of a C char.
+        guard !(v is String), let n = v as? NSNumber, String(cString: n.objCType) != "c" else {
+            throw fail("field \"\(key)\" must be an integer")
+        }
+        let text = n.stringValue
+        let digits = text.hasPrefix("-") ? text.dropFirst() : Substring(text)
+        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber) else {
+            throw fail("field \"\(key)\" must be an integer, found \(text)")
+        }
+        return text
     }
 
+    /// A signed 64-bit integer member (SPEC.md §9: `wall_ns`, `close_code`, `http_status`).
+    private static func int(_ o: [String: Any], _ key: String) throws -> Int64? {
+        guard let text = try integerText(o, key) else { return nil }
+        guard let v = Int64(text) else {
+            throw fail("field \"\(key)\" \(text) is out of range (-9223372036854775808...9223372036854775807)")
+        }
+        return v
+    }
+
+    /// An unsigned 64-bit integer member (SPEC.md §9: `seq`, `epoch`, `mono_ns`, counts).
     private static func uint(_ o: [String: Any], _ key: String) throws -> UInt64? {
-        guard let v = try int(o, key) else { return nil }
-        guard v >= 0 else { throw fail("field \"\(key)\" must not be negative, found \(v)") }
-        return UInt64(v)
+        guard let text = try integerText(o, key) else { return nil }
+        if text.hasPrefix("-") { throw fail("field \"\(key)\" must not be negative, found \(text)") }
+        guard let v = UInt64(text) else { throw fail("field \"\(key)\" \(text) is out of range (0...18446744073709551615)") }
+        return v
     }
 
     private static func string(_ o: [String: Any], _ key: String) throws -> String? {

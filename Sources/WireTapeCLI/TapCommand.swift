@@ -215,7 +215,16 @@ struct ReconnectingTapSession {
         // Lifecycle edges; the --send messages again in every new epoch (re-subscribe).
         let follower = Task {
             var sentEpoch: UInt64 = 0
+            var printed: LifecycleSnapshot?
             for await snapshot in connection.lifecycle.updates() {
+                // One line per edge: a snapshot that repeats the last one printed says nothing new.
+                if let p = printed, p.state == snapshot.state, p.epoch == snapshot.epoch,
+                    p.totalLagged == snapshot.totalLagged, p.reconnects == snapshot.reconnects,
+                    p.failedAttempts == snapshot.failedAttempts
+                {
+                    continue
+                }
+                printed = snapshot
                 shared.withLock {
                     $0.line(RecordJSON.line(snapshot))
                     $0.flush()

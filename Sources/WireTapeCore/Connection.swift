@@ -28,11 +28,22 @@ public protocol WSSink: Sendable {
     /// Starts the close handshake with `code` and `reason`, waits for the peer's close (at
     /// most ``WSConfig/closeTimeout``), then releases the socket. Idempotent; never throws.
     func close(code: WSCloseCode, reason: String) async
+    /// Drops the transport at once, without a close handshake, and returns when it is
+    /// released; for a peer known to be dead (e.g. after a liveness timeout), whose close
+    /// frame could only be waited for in vain. Terminal and idempotent like `close`; the
+    /// inbound stream ends after the frames already received. Never throws.
+    ///
+    /// The default implementation closes with 1001 "going away" (and so may wait up to
+    /// ``WSConfig/closeTimeout``); connectors that own a socket drop it instead.
+    func abort() async
 }
 
 extension WSSink {
     /// Closes normally (1000, no reason).
     public func close() async { await close(code: .normalClosure, reason: "") }
+
+    /// Closes with 1001 "going away": the fallback for sinks that cannot drop their transport.
+    public func abort() async { await close(code: .goingAway, reason: "aborted") }
 }
 
 /// What the handshake negotiated.

@@ -35,6 +35,8 @@ public final class InboundStream: AsyncSequence, Sendable {
         var waiter: CheckedContinuation<InboundFrame?, any Error>?
         var onDemand: (@Sendable () -> Void)?
         var onTermination: (@Sendable () -> Void)?
+        /// Set by ``InboundStream/divert(to:onEnd:)``: frames go here instead of the queue.
+        var divert: Divert?
 
         var queuedCount: Int { queue.count - head }
 
@@ -51,6 +53,12 @@ public final class InboundStream: AsyncSequence, Sendable {
             }
             return f
         }
+    }
+
+    /// Where a diverted stream sends its frames and its end.
+    private struct Divert {
+        let frames: @Sendable (UnsafeBufferPointer<InboundFrame>) -> Void
+        let end: @Sendable (WSError?) -> Void
     }
 
     private let state = Mutex(State())
@@ -119,6 +127,13 @@ public final class InboundStream: AsyncSequence, Sendable {
         guard let first = frames.first else { return true }
         let (waiter, keepGoing): (CheckedContinuation<InboundFrame?, any Error>?, Bool) = state.withLock { s in
             guard s.terminal == nil else { return (nil, false) }
+            if let divert = s.divert {
+                // Handed over under the lock, so no frame can follow the end (see divert).
+                if frames.withContiguousStorageIfAvailable({ divert.frames($0) }) == nil {
+                    Array(frames).withUnsafeBufferPointer { divert.frames($0) }
+                }
+                return (nil, true)
+            }
             var rest = frames[...]
             var waiter: CheckedContinuation<InboundFrame?, any Error>? = nil
             if let w = s.waiter {
@@ -142,19 +157,73 @@ public final class InboundStream: AsyncSequence, Sendable {
     }
 
     private func terminate(_ t: Terminal) {
-        let waiter: CheckedContinuation<InboundFrame?, any Error>? = state.withLock { s in
-            guard s.terminal == nil else { return nil }
+        let (waiter, divert): (CheckedContinuation<InboundFrame?, any Error>?, Divert?) = state.withLock { s in
+            guard s.terminal == nil else { return (nil, nil) }
             s.terminal = t
             s.onDemand = nil
-            guard s.queuedCount == 0, let w = s.waiter else { return nil }
+            if let d = s.divert {
+                s.terminalDelivered = true
+                return (nil, d)
+            }
+            guard s.queuedCount == 0, let w = s.waiter else { return (nil, nil) }
             s.waiter = nil
             s.terminalDelivered = true
-            return w
+            return (w, nil)
+        }
+        if let divert {
+            if case .failed(let e) = t { divert.end(e) } else { divert.end(nil) }
+            return
         }
         guard let waiter else { return }
         switch t {
         case .finished, .cancelled: waiter.resume(returning: nil)
         case .failed(let e): waiter.resume(throwing: e)
+        }
+    }
+
+    /// Hands every frame from now on to `frames` instead of queueing it for an iterator, and
+    /// the stream's end to `onEnd` (`nil` for a normal end, or the error it failed with).
+    ///
+    /// Use it instead of iterating when the consumer only moves frames into a buffer of its
+    /// own (the reconnecting layer does): it saves the task hop per frame. Frames already
+    /// queued are handed over first, in order, then each batch the producer yields is handed
+    /// over synchronously, on the producer's thread and under the stream's lock, so `frames`
+    /// must be quick and must not call back into this stream. `onEnd` is called exactly once,
+    /// after the last frame (at once if the stream already ended). The producer is never
+    /// paused again, and a pause in effect is lifted. Call it at most once, and never while
+    /// iterating.
+    /// - Parameters:
+    ///   - frames: Receives each batch of frames, in order; the buffer is valid only during
+    ///     the call (copy what you keep).
+    ///   - onEnd: Receives the end: `nil` after ``Producer/finish()``, the error after
+    ///     ``Producer/finish(throwing:)``.
+    public func divert(
+        to frames: @escaping @Sendable (UnsafeBufferPointer<InboundFrame>) -> Void,
+        onEnd: @escaping @Sendable (WSError?) -> Void
+    ) {
+        let divert = Divert(frames: frames, end: onEnd)
+        let (demand, ended): ((@Sendable () -> Void)?, Terminal?) = state.withLock { s in
+            precondition(s.divert == nil && s.waiter == nil, "InboundStream.divert: the stream already has a consumer")
+            if s.queuedCount > 0 {
+                s.queue[s.head...].withUnsafeBufferPointer { frames($0) }
+                s.queue.removeAll()
+                s.head = 0
+                s.queuedBytes = 0
+            }
+            if let t = s.terminal {
+                guard !s.terminalDelivered else { return (nil, .finished) }
+                s.terminalDelivered = true
+                return (nil, t)
+            }
+            s.divert = divert
+            defer { s.paused = false }
+            return (s.paused ? s.onDemand : nil, nil)
+        }
+        demand?()
+        switch ended {
+        case .failed(let e): onEnd(e)
+        case .finished, .cancelled: onEnd(nil)
+        case nil: break
         }
     }
 

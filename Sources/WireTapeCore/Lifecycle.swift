@@ -69,7 +69,10 @@ public struct LifecycleSnapshot: Sendable, CustomStringConvertible {
     public var reconnects: UInt64
     /// Connection attempts that failed, cumulative.
     public var failedAttempts: UInt64
-    /// Why the last connection or attempt ended; on a terminal snapshot, why it all ended.
+    /// The cause of this edge: set only on the edges a disconnect causes — `reconnecting`
+    /// (why the connection or attempt ended), `unrecoverable` and `closed` (why it all
+    /// ended) — and nil on `connecting`, `connected`, `stale` and `resumed`, which no
+    /// disconnect caused.
     public var lastDisconnect: DisconnectCause?
     /// When this snapshot was published.
     public var at: ReceiveTimestamp

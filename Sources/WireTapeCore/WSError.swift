@@ -21,51 +21,76 @@ public enum FailureClass: String, Sendable, Hashable {
 /// }
 /// ```
 public struct WSError: Error, Sendable, CustomStringConvertible {
-    /// What kind of failure this is. An open set of named values, matchable with `==`.
-    public struct Code: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
-        /// The stable name of the code (`"handshakeRejected"`), used in JSON output.
-        public var rawValue: String
-        /// Creates a code from its stable name.
-        public init(rawValue: String) { self.rawValue = rawValue }
+    /// What kind of failure this is: a closed set of named values, all declared here, matchable
+    /// with `==` or in a `catch` pattern (`catch WSError.Code.handshakeRejected`).
+    public struct Code: RawRepresentable, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+        /// The stable name of the code (`"handshakeRejected"`), used in JSON output and journals.
+        public let rawValue: String
+        /// The code with this stable name, or nil when no code has it (e.g. a name read back
+        /// from a journal written by a newer version).
+        public init?(rawValue: String) {
+            guard let code = Self.allCases.first(where: { $0.rawValue == rawValue }) else { return nil }
+            self = code
+        }
+        private init(_ name: String) { rawValue = name }
 
         /// The URL could not be parsed or uses an unsupported scheme.
-        public static let invalidURL = Code(rawValue: "invalidURL")
+        public static let invalidURL = Code("invalidURL")
         /// The host name could not be resolved.
-        public static let dnsFailure = Code(rawValue: "dnsFailure")
+        public static let dnsFailure = Code("dnsFailure")
         /// The peer refused the TCP connection.
-        public static let connectionRefused = Code(rawValue: "connectionRefused")
+        public static let connectionRefused = Code("connectionRefused")
         /// The TCP connection was not established within the connect timeout.
-        public static let connectTimeout = Code(rawValue: "connectTimeout")
+        public static let connectTimeout = Code("connectTimeout")
         /// The TLS handshake failed (certificate verification, protocol mismatch).
-        public static let tlsFailure = Code(rawValue: "tlsFailure")
+        public static let tlsFailure = Code("tlsFailure")
         /// The server answered the upgrade request with an HTTP status other than 101.
-        public static let handshakeRejected = Code(rawValue: "handshakeRejected")
+        public static let handshakeRejected = Code("handshakeRejected")
         /// The server's 101 response was not a valid WebSocket upgrade (bad accept key,
         /// unrequested subprotocol or extension).
-        public static let handshakeInvalid = Code(rawValue: "handshakeInvalid")
+        public static let handshakeInvalid = Code("handshakeInvalid")
         /// The WebSocket handshake did not complete within the handshake timeout.
-        public static let handshakeTimeout = Code(rawValue: "handshakeTimeout")
+        public static let handshakeTimeout = Code("handshakeTimeout")
         /// The peer broke RFC 6455 (reserved bits, unknown opcode, bad fragmentation). Close 1002.
-        public static let protocolViolation = Code(rawValue: "protocolViolation")
+        public static let protocolViolation = Code("protocolViolation")
         /// A text message was not valid UTF-8. Close 1007.
-        public static let invalidUTF8 = Code(rawValue: "invalidUTF8")
+        public static let invalidUTF8 = Code("invalidUTF8")
         /// A message exceeded ``WSConfig/maxMessageSize``. Close 1009.
-        public static let messageTooLarge = Code(rawValue: "messageTooLarge")
+        public static let messageTooLarge = Code("messageTooLarge")
         /// The peer closed the connection with a close frame whose code is not 1000/1001.
-        public static let closedByPeer = Code(rawValue: "closedByPeer")
+        public static let closedByPeer = Code("closedByPeer")
         /// The TCP connection ended without a close handshake (1006): reset, EOF, broken pipe.
-        public static let connectionLost = Code(rawValue: "connectionLost")
+        public static let connectionLost = Code("connectionLost")
         /// No data arrived within the idle timeout and no pong answered the probe.
-        public static let livenessTimeout = Code(rawValue: "livenessTimeout")
+        public static let livenessTimeout = Code("livenessTimeout")
         /// `send` was called after `close` (the sink is terminal) or after the connection ended.
-        public static let sinkClosed = Code(rawValue: "sinkClosed")
+        public static let sinkClosed = Code("sinkClosed")
         /// The operation was cancelled.
-        public static let cancelled = Code(rawValue: "cancelled")
+        public static let cancelled = Code("cancelled")
         /// The ``AuthSource`` threw instead of returning credentials (transient: sources
         /// usually fail on a token service outage).
-        public static let authFailed = Code(rawValue: "authFailed")
+        public static let authFailed = Code("authFailed")
         /// Another I/O error.
-        public static let ioError = Code(rawValue: "ioError")
+        public static let ioError = Code("ioError")
+        /// A send was rejected because no connection is up and the resilient session's
+        /// policy is to reject (`DisconnectedSendPolicy.reject` in WireTapeResilience).
+        public static let notConnected = Code("notConnected")
+        /// A send was rejected because too many sends are already waiting for a connection
+        /// (`DisconnectedSendPolicy.wait(maxWaiting:)` in WireTapeResilience).
+        public static let sendQueueFull = Code("sendQueueFull")
+
+        /// Every code.
+        public static let allCases: [Code] = [
+            .invalidURL, .dnsFailure, .connectionRefused, .connectTimeout, .tlsFailure, .handshakeRejected,
+            .handshakeInvalid, .handshakeTimeout, .protocolViolation, .invalidUTF8, .messageTooLarge, .closedByPeer,
+            .connectionLost, .livenessTimeout, .sinkClosed, .cancelled, .authFailed, .ioError, .notConnected,
+            .sendQueueFull,
+        ]
+
+        /// Matches a thrown error against a code: `catch WSError.Code.handshakeRejected { … }`.
+        public static func ~= (code: Code, error: any Error) -> Bool {
+            (error as? WSError)?.code == code
+        }
 
         /// The stable name.
         public var description: String { rawValue }

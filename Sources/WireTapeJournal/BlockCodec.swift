@@ -14,18 +14,16 @@ public enum JournalBlockCodec {
             if let p = prev, r.seq <= p { throw JournalError(.invalidArgument, "sequence number \(r.seq) does not increase (after \(p))") }
             prev = r.seq
         }
-        let raw = ByteBuffer(capacity: 4096)
+        let raw = GrowableBytes(capacity: 4096)
         raw.append(encodeRecords(records))
-        let out = ByteBuffer(capacity: raw.count + 200)
-        out.count = 80
-        let (codec, stored) = BlockCompressor.compress(raw.bytes, into: out, acceleration: acceleration)
-        let h = BlockHeader(
-            codec: codec, storedLength: UInt32(stored), rawLength: UInt32(raw.count), recordCount: UInt32(records.count),
-            payloadCRC: CRC32C.checksum(UnsafeRawBufferPointer(start: out.base + 80, count: stored)),
-            firstSeq: first.seq, lastSeq: records.last!.seq,
-            minWall: records.map(\.wallNanos).min()!, maxWall: records.map(\.wallNanos).max()!,
-            minEpoch: records.map(\.epoch).min()!, maxEpoch: records.map(\.epoch).max()!)
-        h.write(to: out.base)
+        let out = GrowableBytes(capacity: raw.count + 200)
+        BlockCompressor.encodeBlock(
+            raw.bytes, into: out, acceleration: acceleration,
+            summary: BlockHeader(
+                codec: 0, storedLength: 0, rawLength: 0, recordCount: UInt32(records.count), payloadCRC: 0,
+                firstSeq: first.seq, lastSeq: records.last!.seq,
+                minWall: records.map(\.wallNanos).min()!, maxWall: records.map(\.wallNanos).max()!,
+                minEpoch: records.map(\.epoch).min()!, maxEpoch: records.map(\.epoch).max()!))
         return out.toArray()
     }
 
@@ -43,7 +41,7 @@ public enum JournalBlockCodec {
         }
         let stored = UnsafeRawBufferPointer(rebasing: bytes[80..<(80 + Int(h.storedLength))])
         guard CRC32C.checksum(stored) == h.payloadCRC else { throw JournalError(.corruptBlock, "the payload fails its CRC-32C") }
-        let raw = ByteBuffer(capacity: Int(h.rawLength) + 16)
+        let raw = GrowableBytes(capacity: Int(h.rawLength) + 16)
         guard BlockCompressor.decompress(stored, codec: h.codec, rawLength: Int(h.rawLength), into: raw) else {
             throw JournalError(.corruptBlock, "the payload does not decompress to \(h.rawLength) bytes")
         }
@@ -85,7 +83,7 @@ public enum JournalBlockCodec {
         let b = BlockBuilder(capacity: 4096)
         b.reset(firstSeq: first.seq)
         for r in records { b.add(r.body, seq: r.seq, epoch: r.epoch, wall: r.wallNanos, mono: r.monoNanos) }
-        let raw = ByteBuffer(capacity: b.rawCount)
+        let raw = GrowableBytes(capacity: b.rawCount)
         b.assemble(into: raw)
         return raw.toArray()
     }

@@ -2,7 +2,7 @@
 /// the append path does not allocate per record.
 ///
 /// Not thread-safe; owned by one writer or one encoder.
-final class ByteBuffer {
+final class GrowableBytes {
     private(set) var base: UnsafeMutableRawPointer
     private(set) var capacity: Int
     /// Bytes written so far.

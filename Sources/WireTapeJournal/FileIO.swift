@@ -23,9 +23,50 @@ final class FileDescriptor: Sendable {
 
     /// Opens `path` with `flags`.
     static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644, what: String) throws(JournalError) -> FileDescriptor {
-        let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
-        if fd < 0 { throw JournalError.system("open", path: path, what: what) }
-        return FileDescriptor(fd: fd, path: path)
+        FileDescriptor(fd: try openRegular(path, flags, mode: mode, what: what), path: path)
+    }
+
+    /// Opens `path` only if it is a regular file: never through a symbolic link
+    /// (`O_NOFOLLOW`), and without blocking on a FIFO (`O_NONBLOCK` until `fstat` proved the
+    /// file regular). Returns the raw descriptor.
+    /// - Throws: ``JournalError`` `notARegularFile`, or `io` for other failures.
+    static func openRegular(_ path: String, _ flags: Int32, mode: mode_t = 0o644, what: String) throws(JournalError) -> Int32 {
+        let fd = Glibc.open(path, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, mode)
+        if fd < 0 {
+            let e = errno
+            if e == ELOOP {
+                throw JournalError(
+                    .notARegularFile,
+                    "\(what) \(path) failed: it is a symbolic link; journal files must be regular files (replace the link with the file itself)",
+                    path: path)
+            }
+            throw JournalError.system("open", path: path, errno: e, what: what)
+        }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            let e = JournalError.system("fstat", path: path, what: what)
+            Glibc.close(fd)
+            throw e
+        }
+        let type = st.st_mode & S_IFMT
+        guard type == S_IFREG else {
+            Glibc.close(fd)
+            let kind = type == S_IFIFO ? "a FIFO" : type == S_IFDIR ? "a directory" : type == S_IFSOCK ? "a socket"
+                : (type == S_IFCHR || type == S_IFBLK) ? "a device" : "not a regular file"
+            throw JournalError(.notARegularFile, "\(what) \(path) failed: it is \(kind); journal files must be regular files", path: path)
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        return fd
+    }
+
+    /// Throws `notARegularFile` when `path` exists and is anything but a regular file
+    /// (checked without following a symbolic link).
+    static func requireRegularIfPresent(_ path: String, what: String) throws(JournalError) {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        guard st.st_mode & S_IFMT == S_IFREG else {
+            throw JournalError(.notARegularFile, "\(what) \(path) failed: it is not a regular file (a symbolic link, FIFO, device or directory)", path: path)
+        }
     }
 
     /// The file's current size.

@@ -56,7 +56,7 @@ struct SegmentHeader: Sendable, Equatable {
     var createdWallNanos: Int64
 
     func encode() -> [UInt8] {
-        let b = ByteBuffer(capacity: 40)
+        let b = GrowableBytes(capacity: 40)
         b.append(JournalFormat.segmentMagic)
         b.appendU16(major)
         b.appendU16(minor)
@@ -186,7 +186,7 @@ struct SegmentSeal: Sendable, Equatable {
     var dataEnd: UInt64
 
     func encode() -> [UInt8] {
-        let b = ByteBuffer(capacity: 48)
+        let b = GrowableBytes(capacity: 48)
         b.appendU32(JournalFormat.sealMagic)
         b.appendU32(blockCount)
         b.appendU64(recordCount)
@@ -214,10 +214,32 @@ struct SegmentSeal: Sendable, Equatable {
 
 /// LZ4 block compression into reusable buffers.
 enum BlockCompressor {
+    /// Encodes one whole block into `out` (cleared first): the header, then the payload
+    /// `raw` compressed (or stored). The one place a block is assembled, for the writer and
+    /// ``JournalBlockCodec`` alike. `summary` carries the header fields that describe the
+    /// records (codec, lengths and CRC are filled in here); returns the header written.
+    @discardableResult
+    static func encodeBlock(
+        _ raw: UnsafeRawBufferPointer, into out: GrowableBytes, acceleration: Int32, summary: BlockHeader
+    ) -> BlockHeader {
+        let headerSize = JournalFormat.blockHeaderSize
+        out.clear()
+        out.reserve(headerSize)
+        out.count = headerSize
+        let (codec, stored) = compress(raw, into: out, acceleration: acceleration)
+        var header = summary
+        header.codec = codec
+        header.storedLength = UInt32(stored)
+        header.rawLength = UInt32(raw.count)
+        header.payloadCRC = CRC32C.checksum(UnsafeRawBufferPointer(start: out.base + headerSize, count: stored))
+        header.write(to: out.base)
+        return header
+    }
+
     /// Compresses `raw` into `out` after `out.count` (which must hold the header's room);
     /// returns the codec used and the stored byte count. Falls back to stored when LZ4 does
     /// not shrink the data.
-    static func compress(_ raw: UnsafeRawBufferPointer, into out: ByteBuffer, acceleration: Int32) -> (UInt8, Int) {
+    static func compress(_ raw: UnsafeRawBufferPointer, into out: GrowableBytes, acceleration: Int32) -> (UInt8, Int) {
         let bound = Int(LZ4_compressBound(Int32(raw.count)))
         out.reserve(max(bound, raw.count))
         let dst = (out.base + out.count).assumingMemoryBound(to: CChar.self)
@@ -233,7 +255,7 @@ enum BlockCompressor {
 
     /// Decompresses (or copies) a stored payload into `out`; returns false when the payload
     /// does not decode to exactly `rawLength` bytes.
-    static func decompress(_ stored: UnsafeRawBufferPointer, codec: UInt8, rawLength: Int, into out: ByteBuffer) -> Bool {
+    static func decompress(_ stored: UnsafeRawBufferPointer, codec: UInt8, rawLength: Int, into out: GrowableBytes) -> Bool {
         out.clear()
         out.reserve(rawLength)
         if codec == JournalFormat.codecNone {

@@ -31,6 +31,9 @@ public struct JournalError: Error, Sendable, CustomStringConvertible {
         public static let locked = Code(rawValue: "locked")
         /// The directory is not a journal, or a file in it is not a segment.
         public static let notAJournal = Code(rawValue: "notAJournal")
+        /// A journal file (segment, index, lock) is a symbolic link, a FIFO, a device or a
+        /// directory instead of a regular file.
+        public static let notARegularFile = Code(rawValue: "notARegularFile")
         /// The file was written by an incompatible (newer major) format version.
         public static let unsupportedVersion = Code(rawValue: "unsupportedVersion")
         /// A block's header or payload failed its checksum, or its fields are inconsistent.

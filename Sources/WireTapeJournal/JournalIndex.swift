@@ -148,6 +148,9 @@ final class JournalIndex {
         if readOnly && !FS.exists(path) {
             throw JournalError(.index, "the index \(path) is missing; run `wiretape reindex` to rebuild it from the segments", path: path)
         }
+        for file in [path, path + "-wal", path + "-shm"] {
+            try FileDescriptor.requireRegularIfPresent(file, what: "opening the index")
+        }
         db = try SQLiteDatabase(path: path, readOnly: readOnly)
         if !readOnly {
             try db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
@@ -256,9 +259,58 @@ final class JournalIndex {
         try queryOne("SELECT \(Self.blockColumns) FROM blocks WHERE first_seq <= ?1 ORDER BY first_seq DESC LIMIT 1") { $0.bind(1, seq) }
     }
 
-    /// The first block (by max wall time) whose records reach `wall`.
+    /// The first block in sequence order whose records reach `wall`.
+    ///
+    /// When wall time never goes backwards from block to block (``wallBacksteps()`` is 0)
+    /// this is the first block by max wall time, found through the `blocks_by_max_wall` index
+    /// in O(log n). After a clock step back it is a scan in sequence order (O(n) rows),
+    /// because a later block may then end before an earlier one.
     func block(reachingWall wall: Int64) throws(JournalError) -> BlockIndexRow? {
-        try queryOne("SELECT \(Self.blockColumns) FROM blocks WHERE max_wall_ns >= ?1 ORDER BY max_wall_ns, first_seq LIMIT 1") { $0.bind(1, wall) }
+        if try wallBacksteps() == 0 {
+            return try queryOne("SELECT \(Self.blockColumns) FROM blocks WHERE max_wall_ns >= ?1 ORDER BY max_wall_ns, first_seq LIMIT 1") { $0.bind(1, wall) }
+        }
+        return try queryOne("SELECT \(Self.blockColumns) FROM blocks NOT INDEXED WHERE max_wall_ns >= ?1 ORDER BY first_seq LIMIT 1") { $0.bind(1, wall) }
+    }
+
+    /// How many blocks start before the latest wall time of the blocks before them (clock
+    /// steps back, or journals appended out of wall order).
+    ///
+    /// Kept in `meta` (`wall_backsteps`, valid through `wall_backsteps_seq`) by writers and
+    /// `reindex`; computed from the block rows (O(n)) when the stored value is missing or stale.
+    func wallBacksteps() throws(JournalError) -> Int64 {
+        let last = try lastBlock()?.lastSeq ?? 0
+        if let through = try meta("wall_backsteps_seq").flatMap(UInt64.init), through == last,
+            let n = try meta("wall_backsteps").flatMap(Int64.init)
+        {
+            return n
+        }
+        return try countWallBacksteps()
+    }
+
+    /// Counts the wall-time backsteps from the block rows (a window query over every row).
+    func countWallBacksteps() throws(JournalError) -> Int64 {
+        let s = try db.prepare("""
+            SELECT COUNT(*) FROM (SELECT min_wall_ns < MAX(max_wall_ns) OVER (ORDER BY first_seq
+              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS back FROM blocks) WHERE back = 1
+            """)
+        return try s.step() ? s.int(0) : 0
+    }
+
+    /// The latest wall time of any indexed block, or nil when there is none.
+    func maxWall() throws(JournalError) -> Int64? {
+        let s = try db.prepare("SELECT MAX(max_wall_ns) FROM blocks")
+        return try s.step() && !s.isNull(0) ? s.int(0) : nil
+    }
+
+    /// Stores the backstep count as valid through `seq` (inside the caller's transaction).
+    func storeWallBacksteps(_ n: Int64, throughSeq seq: UInt64) throws(JournalError) {
+        try db.exec("INSERT OR REPLACE INTO meta(key, value) VALUES ('wall_backsteps', '\(n)'), ('wall_backsteps_seq', '\(seq)')")
+    }
+
+    private func meta(_ key: String) throws(JournalError) -> String? {
+        let s = try db.prepare("SELECT value FROM meta WHERE key = ?1")
+        s.bind(1, key)
+        return try s.step() ? s.text(0) : nil
     }
 
     /// The first block (in sequence order) holding a record of `epoch`.

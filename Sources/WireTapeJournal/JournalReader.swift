@@ -135,7 +135,6 @@ public final class JournalCursor {
     private var headIndex = 0
     private var inBlock = false
     private var lastSeq: UInt64?
-    private var finished = false
     private var reportedTornAt: (String, UInt64)?
     private var lastOpened: String?
 
@@ -250,7 +249,6 @@ public final class JournalCursor {
                 }
                 inBlock = false
             }
-            if finished { return nil }
             guard try loadNextBlock() else { return nil }
         }
     }
@@ -286,11 +284,11 @@ public final class JournalCursor {
                     continue
                 }
                 let f = options.filter
-                if let to = f.toWall, h.minWall > to {
-                    finished = true
-                    return false
-                }
+                // A block entirely after `toWall` is skipped, not taken as the end: after a
+                // clock step back, later blocks can hold earlier wall times. Skipping reads
+                // only the 80-byte block headers.
                 let skip = (f.fromSeq.map { h.lastSeq < $0 } ?? false) || (f.fromWall.map { h.maxWall < $0 } ?? false)
+                    || (f.toWall.map { h.minWall > $0 } ?? false)
                     || (f.epoch.map { $0 < h.minEpoch || $0 > h.maxEpoch } ?? false)
                 if skip {
                     offset = blockEnd

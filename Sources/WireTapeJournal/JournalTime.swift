@@ -3,10 +3,13 @@ public enum JournalTime {
     /// Formats nanoseconds since the Unix epoch as RFC 3339 UTC with nanoseconds:
     /// `2026-11-29T10:40:00.123456789Z`.
     public static func format(_ ns: Int64) -> String {
-        let secs = ns >= 0 ? ns / 1_000_000_000 : (ns - 999_999_999) / 1_000_000_000
-        let frac = ns - secs * 1_000_000_000
-        let days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400
-        let sod = secs - days * 86400
+        // Floor division without overflow, for every Int64 (1677-09-21 .. 2262-04-11).
+        var secs = ns / 1_000_000_000
+        var frac = ns % 1_000_000_000
+        if frac < 0 { secs -= 1; frac += 1_000_000_000 }
+        var days = secs / 86400
+        var sod = secs % 86400
+        if sod < 0 { days -= 1; sod += 86400 }
         let (y, m, d) = civil(fromDays: days)
         func pad(_ v: Int64, _ n: Int) -> String {
             let s = String(v)
@@ -71,7 +74,8 @@ public enum JournalTime {
         let secs = days * 86400 + h * 3600 + mi * 60 + sec - offset
         let (r, o) = secs.multipliedReportingOverflow(by: 1_000_000_000)
         guard !o else { return nil }
-        return r + frac
+        let (t, o2) = r.addingReportingOverflow(frac)
+        return o2 ? nil : t
     }
 
     // Howard Hinnant's civil calendar algorithms.

@@ -77,9 +77,9 @@ public final class JournalWriter {
     private var syncer: BackgroundSyncer?
 
     // Pending block.
-    private let raw: ByteBuffer
-    private let out: ByteBuffer
-    private let scratch = ByteBuffer(capacity: 1024)
+    private let raw: GrowableBytes
+    private let out: GrowableBytes
+    private let scratch = GrowableBytes(capacity: 1024)
     private let builder: BlockBuilder
     private var pendingCount: UInt32 = 0
     private var blockFirstSeq: UInt64 = 0
@@ -114,6 +114,10 @@ public final class JournalWriter {
 
     /// The sequence number the next record gets when none is given.
     public private(set) var nextSeq: UInt64 = 1
+    /// Wall-time backsteps among the indexed blocks, and their latest wall time (see
+    /// `JournalIndex.wallBacksteps()`), kept up to date as blocks are indexed.
+    private var wallBacksteps: Int64 = 0
+    private var indexedMaxWall: Int64?
     /// Every record up to this sequence number has been written to the segment file with
     /// `write(2)`: it survives a crash of this process (not necessarily a power loss).
     public private(set) var writtenThroughSeq: UInt64?
@@ -146,6 +150,17 @@ public final class JournalWriter {
         self.directory = directory
         self.options = options
         try FS.makeDirectory(directory)
+        let entries = try FS.list(directory)
+        if !entries.isEmpty, !entries.contains(where: {
+            $0 == JournalFormat.indexFileName || $0 == JournalFormat.lockFileName
+                || JournalFormat.parseSegmentFileName($0) != nil
+        }) {
+            throw JournalError(
+                .notAJournal,
+                "\(directory) is not empty and holds no journal (no segment, index or lock file); "
+                    + "write the journal into a new or empty directory",
+                path: directory)
+        }
         lock = try WriterLock(directory: directory)
         let indexPath = joinPath(directory, JournalFormat.indexFileName)
         var idx: JournalIndex
@@ -156,13 +171,16 @@ public final class JournalWriter {
         index = idx
         let (report, scans) = try JournalMaintenance.recover(directory: directory, index: index)
         recovery = report
-        raw = ByteBuffer(capacity: options.blockSize + 4096)
+        wallBacksteps = try index.wallBacksteps()
+        indexedMaxWall = try index.maxWall()
+        raw = GrowableBytes(capacity: options.blockSize + 4096)
         builder = BlockBuilder(capacity: options.blockSize)
-        out = ByteBuffer(capacity: options.blockSize + options.blockSize / 255 + 4096)
-        if let l = report.lastSeq {
-            nextSeq = l + 1
-            lastSeq = l
-            writtenThroughSeq = l
+        out = GrowableBytes(capacity: options.blockSize + options.blockSize / 255 + 4096)
+        if let l = report.lastSeq { writtenThroughSeq = l }
+        if let used = report.highestSeqUsed {
+            // Never reuse a number that a damaged (unreadable) record may hold.
+            nextSeq = used &+ 1
+            lastSeq = used
         }
         // Continue the newest segment when it is not sealed.
         if let last = scans.last, !last.sealed, last.header != nil, let seq = JournalFormat.parseSegmentFileName(last.name) {
@@ -195,7 +213,12 @@ public final class JournalWriter {
     }
 
     private func resolveSeq(_ seq: UInt64?) throws(JournalError) -> UInt64 {
-        guard let s = seq else { return nextSeq }
+        guard let s = seq else {
+            if lastSeq == .max {
+                throw JournalError(.invalidArgument, "the journal's last sequence number is 18446744073709551615 (2^64-1): no number is left for another record")
+            }
+            return nextSeq
+        }
         if let l = lastSeq, s <= l {
             throw JournalError(.invalidArgument, "sequence number \(s) does not increase (the journal's last record is \(l))")
         }
@@ -331,25 +354,21 @@ public final class JournalWriter {
         // A failed background sync is reported at the next block write.
         if let e = syncer?.takeFailure() { throw e }
         guard pendingCount > 0 else { return }
-        let estimate = UInt64(80 + builder.rawCount)
+        let estimate = UInt64(JournalFormat.blockHeaderSize + builder.rawCount)
         if segment != nil, segmentBlocks > 0 {
             let tooBig = segmentSize + estimate + UInt64(JournalFormat.sealSize) > options.maxSegmentBytes
             let tooOld = segmentFirstMono.map { Int64(bitPattern: blockFirstMono &- $0) >= Int64(options.maxSegmentAgeNanos) } ?? false
             if tooBig || tooOld { try sealSegment() }
         }
         if segment == nil { try createSegment() }
-        // Header room, then the payload.
-        out.clear()
-        out.reserve(80)
-        out.count = 80
         builder.assemble(into: raw)
-        let (codec, storedCount) = BlockCompressor.compress(raw.bytes, into: out, acceleration: options.lz4Acceleration)
-        let crc = CRC32C.checksum(UnsafeRawBufferPointer(start: out.base + 80, count: storedCount))
-        let header = BlockHeader(
-            codec: codec, storedLength: UInt32(storedCount), rawLength: UInt32(raw.count), recordCount: pendingCount,
-            payloadCRC: crc, firstSeq: blockFirstSeq, lastSeq: blockLastSeq, minWall: minWall, maxWall: maxWall,
-            minEpoch: minEpoch, maxEpoch: maxEpoch)
-        header.write(to: out.base)
+        let header = BlockCompressor.encodeBlock(
+            raw.bytes, into: out, acceleration: options.lz4Acceleration,
+            summary: BlockHeader(
+                codec: 0, storedLength: 0, rawLength: 0, recordCount: pendingCount, payloadCRC: 0,
+                firstSeq: blockFirstSeq, lastSeq: blockLastSeq, minWall: minWall, maxWall: maxWall,
+                minEpoch: minEpoch, maxEpoch: maxEpoch))
+        let storedCount = Int(header.storedLength)
         let f = segment!
         do throws(JournalError) {
             try f.write(out.bytes, at: segmentSize)
@@ -400,7 +419,12 @@ public final class JournalWriter {
         try index.begin()
         do throws(JournalError) {
             for s in indexSegments { try index.addSegment(fileName: s.0, firstSeq: s.1, createdWall: s.2, sealed: s.3) }
-            for b in indexBlocks { try index.add(b) }
+            for b in indexBlocks {
+                try index.add(b)
+                if let m = indexedMaxWall, b.minWall < m { wallBacksteps += 1 }
+                indexedMaxWall = max(indexedMaxWall ?? b.maxWall, b.maxWall)
+            }
+            if let last = indexBlocks.last { try index.storeWallBacksteps(wallBacksteps, throughSeq: last.lastSeq) }
             for l in indexLifecycle { try index.add(l) }
             for s in indexSessions { try index.add(s) }
             try index.commit()
@@ -418,7 +442,8 @@ public final class JournalWriter {
         let name = JournalFormat.segmentFileName(firstSeq: blockFirstSeq)
         let path = joinPath(directory, name)
         let created = minWall == .max ? 0 : minWall
-        let f = try FileDescriptor.open(path, O_RDWR | O_CREAT | O_TRUNC, what: "creating segment")
+        // O_EXCL: a writer never overwrites a file it did not create in this run.
+        let f = try FileDescriptor.open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, what: "creating segment")
         let header = SegmentHeader(firstSeq: blockFirstSeq, createdWallNanos: created).encode()
         do throws(JournalError) {
             try writeAll(header, f, at: 0)

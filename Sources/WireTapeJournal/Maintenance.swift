@@ -33,6 +33,11 @@ public struct RecoveryReport: Sendable, CustomStringConvertible {
     public var blocksScanned = 0, recordsScanned: UInt64 = 0
     /// The last sequence number in the journal after recovery, if any.
     public var lastSeq: UInt64?
+    /// The highest sequence number that any record in the segments may hold, readable or
+    /// not: the last readable record, the ranges of damaged blocks, and the first record of a
+    /// segment that holds damage. A writer numbers new records after it, so that no record
+    /// ever reuses the number of one it could not read.
+    public var highestSeqUsed: UInt64?
 
     /// Whether nothing had to be done and nothing is damaged.
     public var isClean: Bool { truncations.isEmpty && damage.isEmpty && blockRowsRemoved == 0 }
@@ -71,6 +76,8 @@ struct SegmentScanResult {
     var recordCount: UInt64 = 0
     var firstSeq: UInt64?
     var lastSeq: UInt64?
+    /// The last sequence number the segment's seal names, when it is sealed.
+    var sealLastSeq: UInt64?
     var torn: (offset: UInt64, why: String)?
     var damage: [JournalProblem] = []
 }
@@ -141,8 +148,9 @@ enum Scanner {
                     if h.rawLength > 1 << 20 { r.trimBuffers() }
                 }
                 offset = end
-            case .seal(_, let at):
+            case .seal(let seal, let at):
                 result.sealed = true
+                if seal.recordCount > 0 { result.sealLastSeq = seal.lastSeq }
                 result.dataEnd = at
                 break scanning
             case .end(let at):
@@ -168,8 +176,7 @@ final class WriterLock {
 
     init(directory: String) throws(JournalError) {
         path = joinPath(directory, JournalFormat.lockFileName)
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        if fd < 0 { throw JournalError.system("open", path: path, what: "opening the lock file") }
+        let fd = try FileDescriptor.openRegular(path, O_RDWR | O_CREAT, what: "opening the lock file")
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let e = errno
             var buf = [UInt8](repeating: 0, count: 32)
@@ -205,6 +212,8 @@ public enum JournalMaintenance {
         // Rows for segments that vanished.
         var removed = 0
         var lastRow = try index.lastBlock()
+        // Records the index saw written stay reserved even when their blocks are now unreadable.
+        if let l = lastRow?.lastSeq { report.highestSeqUsed = l }
         var rebuild = false
         let indexed = try index.segments()
         if indexed.contains(where: { !known.contains($0.name) }) { rebuild = true }
@@ -266,6 +275,11 @@ public enum JournalMaintenance {
                     continue
                 }
                 report.damage += res.damage
+                var used = res.lastSeq
+                if let l = res.sealLastSeq { used = max(used ?? 0, l) }
+                for d in res.damage { if let r = d.lostSeqs { used = max(used ?? 0, r.upperBound) } }
+                if !res.damage.isEmpty || res.blockCount > 0 { used = max(used ?? 0, seg.firstSeq) }
+                if let u = used { report.highestSeqUsed = max(report.highestSeqUsed ?? 0, u) }
                 if let t = res.torn, !res.sealed {
                     let path = joinPath(directory, seg.name)
                     let f = try FileDescriptor.open(path, O_RDWR, what: "opening for recovery")
@@ -293,6 +307,7 @@ public enum JournalMaintenance {
             throw error
         }
         if report.lastSeq == nil, let h = high { report.lastSeq = h }
+        if let l = report.lastSeq { report.highestSeqUsed = max(report.highestSeqUsed ?? 0, l) }
         report.blockRowsRemoved = rebuild ? 0 : removed
         return (report, results)
     }
@@ -373,6 +388,7 @@ public enum JournalMaintenance {
                 report.recordsScanned += res.recordCount
                 if let l = res.lastSeq { previous = l; report.lastSeq = l }
             }
+            if let last = report.lastSeq { try index.storeWallBacksteps(try index.countWallBacksteps(), throughSeq: last) }
             try index.commit()
             try index.db.exec("PRAGMA wal_checkpoint(TRUNCATE)")
         }

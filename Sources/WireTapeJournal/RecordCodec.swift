@@ -38,7 +38,7 @@ enum RecordCodec {
     static let ssURL: UInt8 = 0x01, ssHeaders: UInt8 = 0x02, ssMessage: UInt8 = 0x04
 
     /// Encodes the body of a non-frame record into `scratch` and returns its flags.
-    static func encodeBody(_ body: RecordBody, into scratch: ByteBuffer) -> UInt8 {
+    static func encodeBody(_ body: RecordBody, into scratch: GrowableBytes) -> UInt8 {
         scratch.clear()
         var flags: UInt8 = 0
         switch body {
@@ -176,20 +176,20 @@ let blockColumnCount = 8
 final class BlockBuilder {
     // One buffer per column, as separate properties: the append path then touches no array
     // (no bounds checks or reference counting per field).
-    let kinds: ByteBuffer, flags: ByteBuffer, seqs: ByteBuffer, epochs: ByteBuffer
-    let walls: ByteBuffer, monos: ByteBuffer, lengths: ByteBuffer, bodies: ByteBuffer
-    let payloads: ByteBuffer
-    var columns: [ByteBuffer] { [kinds, flags, seqs, epochs, walls, monos, lengths, bodies] }
-    let scratch = ByteBuffer(capacity: 1024)
+    let kinds: GrowableBytes, flags: GrowableBytes, seqs: GrowableBytes, epochs: GrowableBytes
+    let walls: GrowableBytes, monos: GrowableBytes, lengths: GrowableBytes, bodies: GrowableBytes
+    let payloads: GrowableBytes
+    var columns: [GrowableBytes] { [kinds, flags, seqs, epochs, walls, monos, lengths, bodies] }
+    let scratch = GrowableBytes(capacity: 1024)
     var state = DeltaState(firstSeq: 0)
     var count = 0
 
     init(capacity: Int) {
         let c = capacity / 16 + 256
-        kinds = ByteBuffer(capacity: c); flags = ByteBuffer(capacity: c); seqs = ByteBuffer(capacity: c)
-        epochs = ByteBuffer(capacity: c); walls = ByteBuffer(capacity: c); monos = ByteBuffer(capacity: c)
-        lengths = ByteBuffer(capacity: c); bodies = ByteBuffer(capacity: c)
-        payloads = ByteBuffer(capacity: capacity + 1024)
+        kinds = GrowableBytes(capacity: c); flags = GrowableBytes(capacity: c); seqs = GrowableBytes(capacity: c)
+        epochs = GrowableBytes(capacity: c); walls = GrowableBytes(capacity: c); monos = GrowableBytes(capacity: c)
+        lengths = GrowableBytes(capacity: c); bodies = GrowableBytes(capacity: c)
+        payloads = GrowableBytes(capacity: capacity + 1024)
     }
 
     /// Uncompressed size of the block so far.
@@ -250,7 +250,7 @@ final class BlockBuilder {
     }
 
     /// Writes the column lengths, the columns and the payloads into `raw`.
-    func assemble(into raw: ByteBuffer) {
+    func assemble(into raw: GrowableBytes) {
         raw.clear()
         raw.reserve(rawCount)
         for c in columns { raw.appendU32(UInt32(c.count)) }

@@ -34,9 +34,9 @@ final class SegmentReader {
     private(set) var header: SegmentHeader?
     /// Why the header is invalid, when it is.
     private(set) var headerProblem: String?
-    private let headerBytes = ByteBuffer(capacity: 128)
-    let stored = ByteBuffer(capacity: 80 << 10)
-    let raw = ByteBuffer(capacity: 80 << 10)
+    private let headerBytes = GrowableBytes(capacity: 128)
+    let stored = GrowableBytes(capacity: 80 << 10)
+    let raw = GrowableBytes(capacity: 80 << 10)
 
     init(directory: String, name: String) throws(JournalError) {
         self.name = name
@@ -112,13 +112,42 @@ final class SegmentReader {
             why = "\(hb.count) stray bytes at the end"
         }
         if let resume = try resync(after: offset) { return .corrupt(offset: offset, why: why, resumeAt: resume) }
-        return .torn(offset: offset, why: why)
+        if try isTear(at: offset) { return .torn(offset: offset, why: why) }
+        // Unreadable to the end, but not what a cut-short write leaves: damage, kept in place.
+        return .corrupt(offset: offset, why: "\(why), to the end of the file", resumeAt: size)
+    }
+
+    /// Whether the unreadable bytes from `offset` to the end of the file are what a write cut
+    /// short by a crash leaves (SPEC.md §7.2): fewer bytes than a block header, a valid block
+    /// header whose payload runs past the end of the file, or only zero bytes (space the file
+    /// system allocated but never filled).
+    func isTear(at offset: UInt64) throws(JournalError) -> Bool {
+        let remaining = size - offset
+        if remaining < UInt64(JournalFormat.blockHeaderSize) { return true }
+        let hb = headerBytes.bytes
+        if hb.count >= JournalFormat.blockHeaderSize,
+            UInt32(littleEndian: hb.loadUnaligned(as: UInt32.self)) == JournalFormat.blockMagic,
+            let h = try? BlockHeader.read(hb),
+            offset + UInt64(JournalFormat.blockHeaderSize) + UInt64(h.storedLength) > size
+        {
+            return true
+        }
+        let chunk = 1 << 20
+        let buf = GrowableBytes(capacity: chunk)
+        var pos = offset
+        while pos < size {
+            let n = try file.read(into: buf.base, count: Int(min(UInt64(chunk), size - pos)), at: pos)
+            guard n > 0 else { break }
+            if !UnsafeRawBufferPointer(start: buf.base, count: n).allSatisfy({ $0 == 0 }) { return false }
+            pos += UInt64(n)
+        }
+        return true
     }
 
     /// The offset of the next valid block header or seal after `offset`, if any.
     func resync(after offset: UInt64) throws(JournalError) -> UInt64? {
         let chunk = 1 << 20
-        let buf = ByteBuffer(capacity: chunk + 128)
+        let buf = GrowableBytes(capacity: chunk + 128)
         var pos = offset + 1
         while pos + 4 <= size {
             let want = Int(min(UInt64(chunk + JournalFormat.blockHeaderSize), size - pos))

@@ -24,23 +24,28 @@ public struct JournalSummary: Sendable {
     public var connects = 0
     /// Session records.
     public var sessions: [SessionRow] = []
+    /// Blocks read from the segments because the index does not list them (yet): a writer
+    /// is appending, was killed before indexing them, or there is no index file.
+    public var unindexedBlocks = 0
+    /// Whether the journal has no readable index file (everything came from the segments).
+    public var indexMissing = false
 
     /// Uncompressed over stored bytes (≥ 1 when compression helps).
     public var compressionRatio: Double { storedBytes == 0 ? 0 : Double(rawBytes) / Double(storedBytes) }
 
-    /// Reads the summary from the index of `directory`.
-    /// - Throws: ``JournalError`` with code `index` when the index is missing or unreadable
-    ///   (the message says to run `wiretape reindex`).
+    /// Reads the summary of `directory` from its index and, for blocks the index does not
+    /// cover yet (after a crash, or without an index), from the segments.
+    /// - Throws: ``JournalError`` `notAJournal` when `directory` holds no journal.
     public static func load(directory: String) throws(JournalError) -> JournalSummary {
-        guard FS.isDirectory(directory) else { throw JournalError(.notAJournal, "\(directory) is not a directory", path: directory) }
-        let index = try JournalIndex(path: joinPath(directory, JournalFormat.indexFileName), readOnly: true)
+        let rows = try JournalRows(directory: directory)
         var s = JournalSummary()
         for seg in try listSegments(directory) {
             s.segments += 1
             s.diskBytes += FS.fileSize(joinPath(directory, seg.name)) ?? 0
         }
-        s.sealedSegments = try index.segments().filter(\.sealed).count
-        try index.forEachBlock { r in
+        s.sealedSegments = try rows.index?.segments().filter(\.sealed).count ?? 0
+        s.indexMissing = rows.index == nil
+        s.unindexedBlocks = try rows.forEach(block: { r in
             s.blocks += 1
             s.rawBytes += UInt64(r.rawLength)
             s.storedBytes += UInt64(r.storedLength) + UInt64(JournalFormat.blockHeaderSize)
@@ -52,9 +57,9 @@ public struct JournalSummary: Sendable {
             s.lastWall = max(s.lastWall ?? r.maxWall, r.maxWall)
             s.minEpoch = min(s.minEpoch ?? r.minEpoch, r.minEpoch)
             s.maxEpoch = max(s.maxEpoch ?? r.maxEpoch, r.maxEpoch)
-        }
-        s.connects = try index.lifecycleEdges().filter { $0.edge.stateName == ConnState.connected.rawValue }.count
-        s.sessions = try index.sessions()
+        }, lifecycle: { l in
+            if l.edge.stateName == ConnState.connected.rawValue { s.connects += 1 }
+        }, session: { s.sessions.append($0) })
         return s
     }
 }
@@ -78,23 +83,30 @@ public struct JournalGap: Sendable, Hashable {
     /// Sequence number of the starting edge.
     public var seq: UInt64
 
-    /// Duration in seconds.
-    public var durationSeconds: Double { Double(end - start) / 1e9 }
+    /// How long the gap lasted, in nanoseconds: the wall-time difference; when the wall
+    /// clock stepped back inside the gap, the monotonic difference if both edges come from
+    /// one recording, else 0. Never negative.
+    public var durationNanos: UInt64
 
-    /// The periods with no connected epoch, from the index's lifecycle edges.
+    /// Duration in seconds.
+    public var durationSeconds: Double { Double(durationNanos) / 1e9 }
+
+    /// The periods with no connected epoch, from the lifecycle edges (the index's, then those
+    /// of blocks the index does not cover yet).
     ///
     /// A gap starts at an edge into `connecting`, `reconnecting`, `unrecoverable` or `closed`
     /// when not already in a gap, and ends at the next `connected` edge. `stale` and
     /// `resumed` count as connected (the connection still exists).
-    /// - Throws: ``JournalError`` when the index is missing or unreadable.
+    /// - Throws: ``JournalError`` `notAJournal` when `directory` holds no journal.
     public static func find(directory: String, minDurationSeconds: Double = 0) throws(JournalError) -> [JournalGap] {
-        let index = try JournalIndex(path: joinPath(directory, JournalFormat.indexFileName), readOnly: true)
-        let edges = try index.lifecycleEdges()
-        var maxWall = Int64.min
-        try index.forEachBlock { maxWall = max(maxWall, $0.maxWall) }
-        let lastWall: Int64? = maxWall == Int64.min ? nil : maxWall
+        var edges: [LifecycleRow] = []
+        var sessionStarts: [UInt64] = []
+        var last: (wall: Int64, mono: UInt64)?
+        try JournalRows(directory: directory).forEach(block: { b in
+            if last == nil || b.maxWall > last!.wall { last = (b.maxWall, 0) }
+        }, lifecycle: { edges.append($0) }, session: { if $0.phase == .start { sessionStarts.append($0.seq) } })
         var gaps: [JournalGap] = []
-        var current: JournalGap?
+        var current: (row: LifecycleRow, cause: String?)?
         let up: Set<String> = [ConnState.connected.rawValue, ConnState.stale.rawValue, ConnState.resumed.rawValue]
         func describe(_ e: LifecycleEdge) -> String? {
             var parts: [String] = []
@@ -103,25 +115,31 @@ public struct JournalGap: Sendable, Hashable {
             else if let m = e.message { parts.append(m) }
             return parts.isEmpty ? nil : parts.joined(separator: "; ")
         }
+        func gap(from start: LifecycleRow, cause: String?, to end: LifecycleRow?, endWall: Int64) -> JournalGap {
+            // Wall time, as people read it; when the wall clock stepped back inside the gap,
+            // the monotonic clock of the same recording.
+            let oneRecording = end.map { e in !sessionStarts.contains { $0 > start.seq && $0 < e.seq } && e.mono >= start.mono } ?? false
+            let nanos: UInt64 = endWall >= start.wall
+                ? UInt64(bitPattern: endWall &- start.wall)
+                : (oneRecording ? end!.mono - start.mono : 0)
+            return JournalGap(
+                start: start.wall, end: max(endWall, start.wall), open: end == nil, epoch: start.epoch,
+                state: start.edge.stateName, cause: cause ?? start.edge.stateName, seq: start.seq, durationNanos: nanos)
+        }
         for row in edges {
             if up.contains(row.edge.stateName) {
-                if var g = current, row.edge.stateName == ConnState.connected.rawValue {
-                    g.end = row.wall
-                    g.open = false
-                    gaps.append(g)
+                if let c = current, row.edge.stateName == ConnState.connected.rawValue {
+                    gaps.append(gap(from: c.row, cause: c.cause, to: row, endWall: row.wall))
                     current = nil
                 }
             } else if current == nil {
-                current = JournalGap(
-                    start: row.wall, end: row.wall, open: true, epoch: row.epoch, state: row.edge.stateName,
-                    cause: describe(row.edge) ?? row.edge.stateName, seq: row.seq)
-            } else if current!.cause == current!.state, let c = describe(row.edge) {
+                current = (row, describe(row.edge))
+            } else if current!.cause == nil, let c = describe(row.edge) {
                 current!.cause = c
             }
         }
-        if var g = current {
-            g.end = max(g.start, lastWall ?? g.start)
-            gaps.append(g)
+        if let c = current {
+            gaps.append(gap(from: c.row, cause: c.cause, to: nil, endWall: last?.wall ?? c.row.wall))
         }
         return gaps.filter { $0.durationSeconds >= minDurationSeconds }
     }

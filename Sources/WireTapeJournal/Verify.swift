@@ -4,13 +4,21 @@ public struct VerifyReport: Sendable, CustomStringConvertible {
     public var segments = 0, blocks = 0, records: UInt64 = 0
     /// Everything found wrong, each with its file and byte offset.
     public var problems: [JournalProblem] = []
+    /// Blocks that start before the latest wall time of the blocks before them: the
+    /// recording clock stepped back, or journals were appended out of wall order. Not a
+    /// problem — time queries stay correct, at the cost of a scan in sequence order.
+    public var wallBacksteps = 0
     /// Whether every block checksum and record is valid and the index matches the segments.
     public var isOK: Bool { problems.isEmpty }
 
-    /// A report for people: a summary line, then one line per problem.
+    /// A report for people: a summary line, one line per problem, then warnings.
     public var description: String {
         var s = "\(segments) segments, \(blocks) blocks, \(records) records: " + (isOK ? "OK" : "\(problems.count) problems")
         for p in problems { s += "\n\(p.code): \(p)" }
+        if wallBacksteps > 0 {
+            s += "\nwarning: wall time goes backwards at \(wallBacksteps) block\(wallBacksteps == 1 ? "" : "s") "
+                + "(a clock step, or records appended out of time order); time queries scan in sequence order"
+        }
         return s
     }
 }
@@ -40,12 +48,15 @@ extension JournalMaintenance {
         var expectedLifecycle: [LifecycleRow] = []
         var expectedSessions: [SessionRow] = []
         var previous: UInt64?
+        var latestWall: Int64?
         let segments = try listSegments(directory)
         for (i, seg) in segments.enumerated() {
             report.segments += 1
             let path = joinPath(directory, seg.name)
             let res = try Scanner.scan(directory: directory, name: seg.name, previousLastSeq: previous, wantRows: index != nil) {
                 (b: ScannedBlock) throws(JournalError) in
+                if let m = latestWall, b.row.minWall < m { report.wallBacksteps += 1 }
+                latestWall = max(latestWall ?? b.row.maxWall, b.row.maxWall)
                 guard index != nil else { return }
                 expectedLifecycle += b.lifecycle
                 expectedSessions += b.sessions

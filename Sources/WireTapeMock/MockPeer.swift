@@ -17,6 +17,8 @@ public final class MockPeer: Sendable {
         case dropped
         /// The inbound stream failed with an error of this code.
         case failed(WSError.Code)
+        /// The client dropped the transport without a close handshake (``WireTapeCore/WSSink/abort()``).
+        case clientAborted
     }
 
     private struct State {
@@ -24,8 +26,10 @@ public final class MockPeer: Sendable {
         var pingsReceived = 0
         var ending: Ending?
         var answersPings: Bool
+        let answersClose: Bool
         var script: Task<Void, Never>?
         var receivedWaiters: [(count: Int, c: CheckedContinuation<Void, Never>)] = []
+        var pingWaiters: [(count: Int, c: CheckedContinuation<Void, Never>)] = []
     }
 
     /// The attempt number (1-based) that produced this connection.
@@ -36,6 +40,7 @@ public final class MockPeer: Sendable {
     public let connection: WSConnection
 
     private let state: Mutex<State>
+    private let played = Mutex<Task<Void, Never>?>(nil)
     private let producer: InboundStream.Producer
     private let steps: [MockStep]
     private let clock: ElapsedClock
@@ -50,7 +55,7 @@ public final class MockPeer: Sendable {
         self.steps = script.steps
         self.clock = clock
         self.onEnd = onEnd
-        self.state = Mutex(State(answersPings: script.answersPings))
+        self.state = Mutex(State(answersPings: script.answersPings, answersClose: script.answersClose))
         let (stream, producer) = InboundStream.makeStream(config: request.config)
         self.producer = producer
         let lifecycle = LifecycleWatch(LifecycleSnapshot(epoch: 1, state: .connected))
@@ -66,6 +71,7 @@ public final class MockPeer: Sendable {
         guard !steps.isEmpty else { return }
         let task = Task { [self] in await self.play() }
         state.withLock { $0.script = task }
+        played.withLock { $0 = task }
     }
 
     private func play() async {
@@ -179,6 +185,24 @@ public final class MockPeer: Sendable {
         }
     }
 
+    /// Suspends until the client has sent at least `count` pings.
+    public func waitForPings(_ count: Int) async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { s -> Bool in
+                if s.pingsReceived >= count { return true }
+                s.pingWaiters.append((count, c))
+                return false
+            }
+            if now { c.resume() }
+        }
+    }
+
+    /// Suspends until the script has played its last step (or stopped because the
+    /// connection ended); returns at once for an empty script.
+    public func waitForScript() async {
+        await played.withLock { $0 }?.value
+    }
+
     // MARK: - Client side (called by MockSink)
 
     fileprivate func clientSend(_ frame: Frame) throws {
@@ -199,24 +223,48 @@ public final class MockPeer: Sendable {
     }
 
     fileprivate func clientPing() throws {
-        let pong: Bool? = state.withLock { s in
+        let answer: (pong: Bool, ready: [CheckedContinuation<Void, Never>])? = state.withLock { s in
             guard s.ending == nil else { return nil }
             s.pingsReceived += 1
-            return s.answersPings
+            var ready: [CheckedContinuation<Void, Never>] = []
+            s.pingWaiters.removeAll { w in
+                if s.pingsReceived >= w.count { ready.append(w.c); return true }
+                return false
+            }
+            return (s.answersPings, ready)
         }
-        guard let pong else {
+        guard let answer else {
             throw WSError(.sinkClosed, "mock: ping on connection \(attempt) after it ended")
         }
+        for w in answer.ready { w.resume() }
+        let pong = answer.pong
         if pong {
             connection.activity.recordRead(bytes: 2, at: clock.nowNanos)
             connection.activity.recordPongReceived(at: clock.nowNanos)
         }
     }
 
-    fileprivate func clientClose(_ code: WSCloseCode, _ reason: String) {
+    /// The client's close: at once when the peer answers close frames, otherwise after the
+    /// request's close timeout on the mock's clock (the peer is silent; a real client gives up
+    /// waiting then). An abort during the wait ends the connection first.
+    fileprivate func clientClose(_ code: WSCloseCode, _ reason: String) async {
+        if !state.withLock({ $0.answersClose }), !isEnded {
+            try? await clock.sleepFor(request.config.closeTimeout)
+        }
+        clientClosed(code, reason)
+    }
+
+    private func clientClosed(_ code: WSCloseCode, _ reason: String) {
         guard end(.clientClosed(code, reason)) else { return }
         connection.lifecycle.finish(LifecycleSnapshot(
             epoch: 1, state: .closed, lastDisconnect: .localClose(code: code, reason: reason)))
+        producer.finish()
+    }
+
+    fileprivate func clientAbort() {
+        guard end(.clientAborted) else { return }
+        connection.lifecycle.finish(LifecycleSnapshot(
+            epoch: 1, state: .closed, lastDisconnect: .localClose(code: .abnormalClosure, reason: "aborted")))
         producer.finish()
     }
 
@@ -257,6 +305,10 @@ final class MockSink: WSSink {
     func sendPing(_ payload: [UInt8]) async throws { try target().clientPing() }
 
     func close(code: WSCloseCode, reason: String) async {
-        (try? target())?.clientClose(code, reason)
+        await (try? target())?.clientClose(code, reason)
+    }
+
+    func abort() async {
+        (try? target())?.clientAbort()
     }
 }

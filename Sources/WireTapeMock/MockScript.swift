@@ -69,11 +69,17 @@ public struct MockScript: Sendable {
     /// Whether the peer answers the client's pings with pongs (a live peer does; a
     /// half-dead one does not).
     public var answersPings: Bool
+    /// Whether the peer answers the client's close frame. A blackholed peer does not: the
+    /// client's ``WireTapeCore/WSSink/close(code:reason:)`` then waits the request's
+    /// ``WireTapeCore/WSConfig/closeTimeout`` on the mock's clock, as a real socket would,
+    /// while ``WireTapeCore/WSSink/abort()`` ends the connection at once.
+    public var answersClose: Bool
 
     /// Creates a script.
-    public init(_ steps: [MockStep] = [], answersPings: Bool = true) {
+    public init(_ steps: [MockStep] = [], answersPings: Bool = true, answersClose: Bool = true) {
         self.steps = steps
         self.answersPings = answersPings
+        self.answersClose = answersClose
     }
 }
 

@@ -273,6 +273,9 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
             WSError(
                 .connectionLost, "the connection ended without a close handshake (1006)",
                 closeCode: .abnormalClosure))
+        // The lifecycle is final before the stream ends, so whoever sees the end (an
+        // iterator, or a diverted stream's end handler, called synchronously) finds the cause.
+        lifecycle.finish(LifecycleSnapshot(epoch: Self.epoch, state: .closed, lastDisconnect: final))
         switch final {
         case .peerClosed(let code, let reason):
             if code.isClean || code == .noStatusReceived {
@@ -288,7 +291,6 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         case .error(let e):
             producer.finish(throwing: e)
         }
-        lifecycle.finish(LifecycleSnapshot(epoch: Self.epoch, state: .closed, lastDisconnect: final))
         context.fireChannelInactive()
     }
 
@@ -337,6 +339,17 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         guard let context, closeState == .open else { return }
         cause = .localClose(code: code, reason: reason)
         beginClosing(context: context, code: code, reason: reason)
+    }
+
+    /// Drops the connection at once, without a close handshake (the peer is known dead, or
+    /// a close already sent need not be answered). The inbound stream ends normally after the
+    /// frames already received; the lifecycle shows a local close with 1006.
+    func abort() {
+        guard let context else { return }
+        if cause == nil { cause = .localClose(code: .abnormalClosure, reason: "aborted") }
+        closeState = .closed
+        closeTimer?.cancel()
+        context.close(promise: nil)
     }
 
     private func fail(context: ChannelHandlerContext, _ error: WSError, waitForPeer: Bool = true) {

@@ -251,4 +251,9 @@ struct NIOWebSocketSink: WSSink {
         channel.eventLoop.execute { handler.value.startClose(code: code, reason: reason) }
         try? await channel.closeFuture.get()
     }
+
+    func abort() async {
+        channel.eventLoop.execute { handler.value.abort() }
+        try? await channel.closeFuture.get()
+    }
 }

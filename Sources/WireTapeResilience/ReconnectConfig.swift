@@ -68,12 +68,3 @@ public struct ReconnectConfig: Sendable, Hashable {
         self.attemptTimeout = attemptTimeout
     }
 }
-
-extension WSError.Code {
-    /// A send was rejected because no connection is up and the policy is
-    /// ``DisconnectedSendPolicy/reject``.
-    public static let notConnected = WSError.Code(rawValue: "notConnected")
-    /// A send was rejected because too many sends are already waiting for a connection
-    /// (``DisconnectedSendPolicy/wait(maxWaiting:)``).
-    public static let sendQueueFull = WSError.Code(rawValue: "sendQueueFull")
-}

@@ -67,8 +67,10 @@ public struct ReconnectingConnector: Sendable {
 /// - ``inbound``: frames from every epoch, in order, each stamped with its epoch.
 /// - ``sink``: sends on the current connection (see ``DisconnectedSendPolicy`` for the gaps).
 /// - ``lifecycle``: snapshots whose ``WireTapeCore/LifecycleSnapshot/epoch`` grows by one per
-///   successful connect and whose ``WireTapeCore/LifecycleSnapshot/lastDisconnect`` says why
-///   the last connection or attempt ended. Ends at `closed` or `unrecoverable`.
+///   successful connect. ``WireTapeCore/LifecycleSnapshot/lastDisconnect`` is set on
+///   `reconnecting` (why the last connection or attempt ended) and on the terminal `closed`
+///   or `unrecoverable` (why the session ended), and is `nil` on the other states. Ends at
+///   `closed` or `unrecoverable`.
 /// - ``forceReconnect()`` and ``shutdown(code:reason:)``.
 ///
 /// Adapters replay their subscriptions when a new epoch appears:
@@ -157,16 +159,17 @@ public final class ReconnectingConnection: Sendable {
     }
 }
 
-/// The thin effectful shell: one loop over a mailbox of events, applying the pure policies
-/// (``Backoff``, ``AttemptWindow``, ``CircuitBreaker``, ``LivenessMachine``) and doing what
-/// they decide. Only the loop mutates its `Loop` state; other tasks only post events.
+/// The thin effectful shell around ``SupervisorStateMachine``: one loop over a mailbox of
+/// events that asks the machine what to do and carries its actions out. It holds the
+/// objects the machine names by number (attempt tasks, transports, timers); only the loop
+/// touches them, other tasks only post events.
 final class Supervisor: Sendable {
+    typealias Machine = SupervisorStateMachine<RandomSource.Generator>
+
     enum Event: Sendable {
-        case attemptDue(generation: UInt64)
+        case timer(Machine.TimerEvent)
         case connectResult(attempt: Int, Result<WSConnection, any Error>)
-        case attemptTimedOut(attempt: Int)
         case inboundEnded(epoch: UInt64, DisconnectCause)
-        case livenessCheck(epoch: UInt64, generation: UInt64)
         case messageWhileStale(epoch: UInt64)
         case forceReconnect
         case shutdown(WSCloseCode, String)
@@ -201,395 +204,178 @@ final class Supervisor: Sendable {
 
     var currentInfo: ConnectionInfo? { info.withLock { $0 } }
 
-    /// One established connection (one epoch).
+    /// One adopted transport (one epoch).
     struct Live {
-        let epoch: UInt64
         let connection: WSConnection
-        let pump: Task<Void, Never>
-        let connectedAt: Duration
         let progress: ProgressTracker
-        var liveness: LivenessMachine?
-        var target: ReconnectingSink.Target
-    }
-
-    enum Phase {
-        /// Waiting for the next attempt (initial, backoff, or attempt-window wait).
-        case idle
-        case connecting(attempt: Int)
-        case connected(Live)
-        case ended
+        let target: ReconnectingSink.Target
+        /// Signalled when the transport's inbound stream ended (its last frame is buffered).
+        let ended: OneShot
     }
 
     /// The loop's private state: owned by the one task running ``run()``.
     struct Loop {
-        var phase: Phase = .idle
-        var backoff: Backoff
-        var window: AttemptWindow
-        var breaker: CircuitBreaker
-        var attempt = 0
-        var epoch: UInt64 = 0
-        /// The task of the attempt in flight or abandoned but not yet finished.
-        var connectTask: Task<Void, Never>?
-        var connectTaskAttempt = 0
-        var attemptWanted = false
-        var dueTimer: Task<Void, Never>?
-        var dueGeneration: UInt64 = 0
-        var timeoutTimer: Task<Void, Never>?
-        var livenessTimer: Task<Void, Never>?
-        var livenessGeneration: UInt64 = 0
+        var machine: Machine
+        var connectTasks: [Int: Task<Void, Never>] = [:]
+        /// Connections of finished attempts, until the machine adopts or discards them.
+        var finished: [Int: WSConnection] = [:]
+        var live: [UInt64: Live] = [:]
+        var timers: [Machine.Timer: Task<Void, Never>] = [:]
     }
 
     func run() async {
-        var loop = Loop(
-            backoff: Backoff(policy: config.backoff), window: AttemptWindow(policy: config.attemptWindow),
-            breaker: CircuitBreaker(policy: config.breaker))
-        startAttempt(&loop)
-        while true {
-            if case .ended = loop.phase { break }
+        var loop = Loop(machine: Machine(
+            config: config, url: request.url.redactedDescription, random: RandomSource.Generator(source: random)))
+        await perform(loop.machine.start(now: time.now()), &loop)
+        while !loop.machine.isEnded {
             let event = await mailbox.next()
-            await handle(event, &loop)
+            await perform(decide(event, &loop), &loop)
         }
-        loop.dueTimer?.cancel()
-        loop.timeoutTimer?.cancel()
-        loop.livenessTimer?.cancel()
-        for t in [loop.dueTimer, loop.timeoutTimer, loop.livenessTimer] { await t?.value }
+        for t in loop.timers.values { t.cancel() }
+        for t in loop.timers.values { await t.value }
     }
 
-    // MARK: Events
-
-    private func handle(_ event: Event, _ loop: inout Loop) async {
+    /// Feeds one event to the machine.
+    private func decide(_ event: Event, _ loop: inout Loop) -> [Machine.Action] {
+        let now = time.now()
         switch event {
-        case .attemptDue(let generation):
-            guard case .idle = loop.phase, generation == loop.dueGeneration else { return }
-            loop.dueTimer = nil
-            startAttempt(&loop)
-
-        case .connectResult(let attempt, let result):
-            if attempt == loop.connectTaskAttempt { loop.connectTask = nil }
-            guard case .connecting(let current) = loop.phase, current == attempt else {
-                // An abandoned attempt (timed out) finished after all: never keep its socket.
-                if case .success(let c) = result {
-                    await c.sink.close(code: .goingAway, reason: "attempt abandoned")
-                }
-                if loop.attemptWanted, case .idle = loop.phase {
-                    loop.attemptWanted = false
-                    startAttempt(&loop)
-                }
-                return
-            }
-            loop.timeoutTimer?.cancel()
-            loop.timeoutTimer = nil
-            switch result {
-            case .success(let connection): connected(connection, &loop)
-            case .failure(let error): attemptFailed(error, &loop)
-            }
-
-        case .attemptTimedOut(let attempt):
-            guard case .connecting(let current) = loop.phase, current == attempt else { return }
-            loop.timeoutTimer = nil
-            loop.connectTask?.cancel()
-            let limit = config.attemptTimeout.map { "\($0)" } ?? "?"
-            attemptFailed(
-                WSError(
-                    .connectTimeout,
-                    "no connection to \(request.url.redactedDescription) within the attempt timeout of \(limit)"),
-                &loop)
-
+        case .timer(.attemptDue(let generation)):
+            return loop.machine.attemptDue(generation: generation, now: now)
+        case .timer(.attemptTimedOut(let attempt)):
+            return loop.machine.attemptTimedOut(attempt: attempt, now: now)
+        case .timer(.livenessCheck(let epoch, let generation)):
+            guard let live = loop.live[epoch] else { return [] }
+            return loop.machine.livenessCheck(
+                epoch: epoch, generation: generation, observation: live.progress.observation(live.connection.activity),
+                now: now)
+        case .connectResult(let attempt, .success(let connection)):
+            loop.connectTasks[attempt] = nil
+            loop.finished[attempt] = connection
+            let activity = connection.activity
+            return loop.machine.connectSucceeded(
+                attempt: attempt, now: now,
+                observation: LivenessMachine.Observation(
+                    bytesRead: activity.bytesRead, pongsReceived: activity.pongsReceived))
+        case .connectResult(let attempt, .failure(let error)):
+            loop.connectTasks[attempt] = nil
+            return loop.machine.connectFailed(attempt: attempt, error: error, now: now)
         case .inboundEnded(let epoch, let cause):
-            guard case .connected(let live) = loop.phase, live.epoch == epoch else { return }
-            await endEpoch(live, cause: cause, closeWith: nil, &loop)
-            afterEpoch(cause: cause, &loop)
-
-        case .livenessCheck(let epoch, let generation):
-            guard case .connected(var live) = loop.phase, live.epoch == epoch,
-                generation == loop.livenessGeneration, var machine = live.liveness
-            else { return }
-            loop.livenessTimer = nil
-            let action = machine.check(now: time.now(), observation: live.progress.observation(live.connection.activity))
-            live.liveness = machine
-            loop.phase = .connected(live)
-            switch action {
-            case .checkAt(let t):
-                scheduleLiveness(at: t, epoch: epoch, &loop)
-            case .markStaleAndPing(let t):
-                live.progress.stale.store(true, ordering: .releasing)
-                book.update { $0.state = .stale }
-                await sink.probe(live.target)
-                scheduleLiveness(at: t, epoch: epoch, &loop)
-            case .markResumed(let t):
-                live.progress.stale.store(false, ordering: .releasing)
-                book.update { $0.state = .resumed }
-                scheduleLiveness(at: t, epoch: epoch, &loop)
-            case .expire:
-                let error = WSError(
-                    .livenessTimeout,
-                    "nothing arrived from \(request.url.redactedDescription) for \(machine.idleTimeout) and the ping "
-                        + "probe got no answer within \(machine.pongTimeout); reconnecting")
-                let cause = DisconnectCause.error(error)
-                await endEpoch(live, cause: cause, closeWith: (.goingAway, "liveness timeout"), &loop)
-                afterEpoch(cause: cause, &loop)
-            }
-
+            return loop.machine.inboundEnded(epoch: epoch, cause: cause, now: now)
         case .messageWhileStale(let epoch):
-            guard case .connected(var live) = loop.phase, live.epoch == epoch, var machine = live.liveness else {
-                return
-            }
-            if machine.messageArrived(at: time.now()) {
-                live.progress.stale.store(false, ordering: .releasing)
-                book.update { $0.state = .resumed }
-            }
-            live.liveness = machine
-            loop.phase = .connected(live)
-
+            return loop.machine.messageWhileStale(epoch: epoch, now: now)
         case .forceReconnect:
-            switch loop.phase {
-            case .connected(let live):
-                let cause = DisconnectCause.localClose(code: .normalClosure, reason: "forced reconnect")
-                await endEpoch(live, cause: cause, closeWith: (.normalClosure, "forced reconnect"), &loop)
-                book.update {
-                    $0.state = .reconnecting
-                    $0.lastDisconnect = cause
-                }
-                startAttempt(&loop)
-            case .idle:
-                loop.dueTimer?.cancel()
-                loop.dueTimer = nil
-                loop.dueGeneration += 1
-                startAttempt(&loop)
-            case .connecting, .ended:
-                break  // the attempt in flight is the reconnect; or nothing left to do
-            }
-
+            return loop.machine.forceReconnect(now: now)
         case .shutdown(let code, let reason):
-            await shutdown(code: code, reason: reason, &loop)
+            return loop.machine.shutdown(code: code, reason: reason, now: now)
         }
     }
 
-    // MARK: Attempts
-
-    private func startAttempt(_ loop: inout Loop) {
-        guard case .idle = loop.phase else { return }
-        if loop.connectTask != nil {
-            // The previous (abandoned) attempt has not finished: wait for it, so that two
-            // sockets are never open at once.
-            loop.attemptWanted = true
-            return
-        }
-        let now = time.now()
-        if case .waitUntil(let t) = loop.window.admit(at: now) {
-            scheduleDue(at: t, &loop)
-            return
-        }
-        loop.window.record(at: now)
-        loop.attempt += 1
-        let attempt = loop.attempt
-        loop.phase = .connecting(attempt: attempt)
-        book.update { $0.state = .connecting }
-        let inner = self.inner
-        let request = self.request
-        let mailbox = self.mailbox
-        loop.connectTaskAttempt = attempt
-        loop.connectTask = Task {
-            let result: Result<WSConnection, any Error>
-            do { result = .success(try await inner.connect(request)) } catch { result = .failure(error) }
-            mailbox.post(.connectResult(attempt: attempt, result))
-        }
-        if let limit = config.attemptTimeout {
-            loop.timeoutTimer = timer(at: now + limit, .attemptTimedOut(attempt: attempt))
+    /// Carries actions out in order; a finished close feeds the machine, whose actions follow.
+    private func perform(_ actions: [Machine.Action], _ loop: inout Loop) async {
+        var queue = actions
+        var i = 0
+        while i < queue.count {
+            let followUp = await perform(queue[i], &loop)
+            queue.append(contentsOf: followUp)
+            i += 1
         }
     }
 
-    private func attemptFailed(_ error: any Error, _ loop: inout Loop) {
-        let wsError = (error as? WSError)
-            ?? WSError(.ioError, "connecting to \(request.url.redactedDescription) failed: \(error)", underlying: error)
-        let decision = loop.breaker.attemptFailed(wsError, at: time.now())
-        loop.phase = .idle
-        retry(decision, cause: .error(wsError), failedAttempt: true, &loop)
+    private func perform(_ action: Machine.Action, _ loop: inout Loop) async -> [Machine.Action] {
+        switch action {
+        case .startAttempt(let attempt):
+            let inner = self.inner
+            let request = self.request
+            let mailbox = self.mailbox
+            loop.connectTasks[attempt] = Task {
+                let result: Result<WSConnection, any Error>
+                do { result = .success(try await inner.connect(request)) } catch { result = .failure(error) }
+                mailbox.post(.connectResult(attempt: attempt, result))
+            }
+        case .cancelAttempt(let attempt):
+            loop.connectTasks[attempt]?.cancel()
+        case .discard(let attempt, let code, let reason):
+            if let c = loop.finished.removeValue(forKey: attempt) { await c.sink.close(code: code, reason: reason) }
+        case .adopt(let attempt, let epoch):
+            guard let c = loop.finished.removeValue(forKey: attempt) else { break }
+            let target = ReconnectingSink.Target(sink: c.sink, activity: c.activity, epoch: epoch)
+            info.withLock { $0 = c.info }
+            // The sink is attached before `connected` is published, so an adapter that reacts
+            // to the new epoch by resubscribing finds it ready.
+            sink.attach(target)
+            loop.live[epoch] = Live(connection: c, progress: ProgressTracker(), target: target, ended: OneShot())
+        case .startInbound(let epoch):
+            if let live = loop.live[epoch] { startInbound(live, epoch: epoch) }
+        case .detach:
+            sink.detach()
+            info.withLock { $0 = nil }
+        case .closeTransport(let epoch, let code, let reason):
+            if let live = loop.live.removeValue(forKey: epoch) {
+                await live.connection.sink.close(code: code, reason: reason)
+                await live.ended.wait()  // every frame of this epoch is buffered before the next epoch's
+            }
+            return loop.machine.transportClosed(epoch: epoch, now: time.now())
+        case .abortTransport(let epoch):
+            if let live = loop.live.removeValue(forKey: epoch) {
+                await live.connection.sink.abort()
+                await live.ended.wait()
+            }
+            return loop.machine.transportClosed(epoch: epoch, now: time.now())
+        case .setStale(let epoch, let stale):
+            loop.live[epoch]?.progress.stale.store(stale, ordering: .releasing)
+        case .probe(let epoch):
+            if let live = loop.live[epoch] { await sink.probe(live.target) }
+        case .publish(let status):
+            book.update {
+                $0.epoch = status.epoch
+                $0.state = status.state
+                $0.reconnects = status.reconnects
+                $0.failedAttempts = status.failedAttempts
+                $0.lastDisconnect = status.cause
+            }
+        case .schedule(let event, let deadline):
+            loop.timers[event.timer]?.cancel()
+            loop.timers[event.timer] = timer(at: deadline, .timer(event))
+        case .cancelTimer(let kind):
+            loop.timers[kind]?.cancel()
+        case .terminateSink(let error):
+            sink.terminate(error)
+        case .finish(let inboundError, let sinkError):
+            sink.terminate(sinkError)
+            inbound.finish(throwing: inboundError)
+        }
+        return []
     }
 
-    private func connected(_ connection: WSConnection, _ loop: inout Loop) {
-        loop.epoch += 1
-        let epoch = loop.epoch
-        let now = time.now()
-        let progress = ProgressTracker()
-        let target = ReconnectingSink.Target(sink: connection.sink, activity: connection.activity, epoch: epoch)
-        info.withLock { $0 = connection.info }
-        // The sink is attached before `connected` is published, so an adapter that reacts
-        // to the new epoch by resubscribing finds it ready.
-        sink.attach(target)
-        book.update {
-            $0.epoch = epoch
-            $0.state = .connected
-            if epoch > 1 { $0.reconnects += 1 }
-        }
-        let pump = startPump(connection, epoch: epoch, progress: progress)
-        var liveness: LivenessMachine? = nil
-        if let idle = config.keepalive.idleTimeout {
-            liveness = LivenessMachine(
-                idleTimeout: idle, pongTimeout: config.keepalive.pongTimeout, start: now,
-                observation: progress.observation(connection.activity))
-        }
-        loop.phase = .connected(Live(
-            epoch: epoch, connection: connection, pump: pump, connectedAt: now, progress: progress,
-            liveness: liveness, target: target))
-        if let liveness { scheduleLiveness(at: liveness.firstCheck, epoch: epoch, &loop) }
-    }
-
-    /// Moves frames from one transport into the stable inbound buffer, stamping the epoch.
-    private func startPump(_ connection: WSConnection, epoch: UInt64, progress: ProgressTracker) -> Task<Void, Never> {
+    /// Lets the transport's inbound stream hand its frames straight to the stable buffer, on
+    /// the transport's own thread (no task per epoch, no hop per frame), stamping the epoch
+    /// and noting progress for the liveness check.
+    private func startInbound(_ live: Live, epoch: UInt64) {
         let inbound = self.inbound
         let mailbox = self.mailbox
         let time = self.time
-        let url = request.url.redactedDescription
-        return Task {
-            let source = connection.inbound
-            var frames = source.makeAsyncIterator()
-            // Frames already queued in the transport are moved in small batches: one clock
-            // reading and one buffer lock per batch instead of per frame.
-            var batch: [InboundFrame] = []
-            batch.reserveCapacity(64)
-            func flush() {
-                guard !batch.isEmpty else { return }
+        let progress = live.progress
+        let connection = live.connection
+        let ended = live.ended
+        connection.inbound.divert(
+            to: { frames in
                 progress.messageArrived(at: time.now(), bytesRead: connection.activity.bytesRead)
-                inbound.push(contentsOf: batch)
-                batch.removeAll(keepingCapacity: true)
+                inbound.push(contentsOf: frames, epoch: epoch)
                 if progress.stale.load(ordering: .relaxed),
                     progress.stale.compareExchange(expected: true, desired: false, ordering: .acquiringAndReleasing)
                         .exchanged
                 {
                     mailbox.post(.messageWhileStale(epoch: epoch))
                 }
-            }
-            let cause: DisconnectCause
-            do {
-                while var frame = try await frames.next() {
-                    frame.epoch = epoch
-                    batch.append(frame)
-                    while batch.count < 64, source.queuedFrameCount > 0, var more = try await frames.next() {
-                        more.epoch = epoch
-                        batch.append(more)
-                    }
-                    flush()
-                }
-                cause = connection.lifecycle.current.lastDisconnect
+            },
+            onEnd: { error in
+                let cause: DisconnectCause =
+                    error.map { .error($0) } ?? connection.lifecycle.current.lastDisconnect
                     ?? .peerClosed(code: .normalClosure, reason: "")
-            } catch let error as WSError {
-                flush()
-                cause = .error(error)
-            } catch {
-                flush()
-                cause = .error(WSError(.ioError, "reading from \(url) failed: \(error)", underlying: error))
-            }
-            mailbox.post(.inboundEnded(epoch: epoch, cause))
-        }
+                ended.signal()
+                mailbox.post(.inboundEnded(epoch: epoch, cause))
+            })
     }
-
-    /// Ends the current epoch: senders go to waiting, the transport is closed and drained.
-    private func endEpoch(
-        _ live: Live, cause: DisconnectCause, closeWith: (WSCloseCode, String)?, _ loop: inout Loop
-    ) async {
-        sink.detach()
-        info.withLock { $0 = nil }
-        loop.livenessTimer?.cancel()
-        loop.livenessTimer = nil
-        loop.livenessGeneration += 1
-        if let (code, reason) = closeWith {
-            await live.connection.sink.close(code: code, reason: reason)
-        } else {
-            await live.connection.sink.close(code: .normalClosure, reason: "")  // idempotent release
-        }
-        await live.pump.value  // every frame of this epoch is buffered before the next epoch's
-        loop.backoff.connectionEnded(afterUptime: time.now() - live.connectedAt)
-        loop.phase = .idle
-    }
-
-    /// After an epoch ended on its own (peer, transport, liveness): decide and schedule.
-    private func afterEpoch(cause: DisconnectCause, _ loop: inout Loop) {
-        let decision = loop.breaker.connectionEnded(cause, at: time.now())
-        retry(decision, cause: cause, failedAttempt: false, &loop)
-    }
-
-    /// Publishes the outcome of a failed attempt or ended epoch (state, cause and counter in
-    /// one snapshot) and schedules the next attempt, or ends the session.
-    private func retry(
-        _ decision: CircuitBreaker.Decision, cause: DisconnectCause, failedAttempt: Bool, _ loop: inout Loop
-    ) {
-        switch decision {
-        case .unrecoverable(let why):
-            let error: WSError
-            switch cause {
-            case .error(let e): error = e
-            case .peerClosed(let code, let reason):
-                error = WSError(.closedByPeer, why, closeCode: code, closeReason: reason)
-            case .localClose(let code, let reason):
-                error = WSError(.closedByPeer, why, closeCode: code, closeReason: reason)
-            }
-            end(state: .unrecoverable, cause: cause, failedAttempt: failedAttempt, inboundError: error, sinkError: WSError(
-                .sinkClosed, "the connection to \(request.url.redactedDescription) is unrecoverable: \(why)",
-                underlying: error), &loop)
-        case .retry(let minimum):
-            var rng = RandomSource.Generator(source: random)
-            var delay = loop.backoff.nextDelay(using: &rng)
-            if let minimum, minimum > delay { delay = minimum }
-            book.update {
-                $0.state = .reconnecting
-                $0.lastDisconnect = cause
-                if failedAttempt { $0.failedAttempts += 1 }
-            }
-            scheduleDue(at: time.now() + delay, &loop)
-        }
-    }
-
-    // MARK: Ending
-
-    private func shutdown(code: WSCloseCode, reason: String, _ loop: inout Loop) async {
-        let cause = DisconnectCause.localClose(code: code, reason: reason)
-        let sinkError = WSError(.sinkClosed, "the connection to \(request.url.redactedDescription) was shut down")
-        sink.terminate(sinkError)
-        switch loop.phase {
-        case .connected(let live):
-            await endEpoch(live, cause: cause, closeWith: (code, reason), &loop)
-        case .connecting:
-            loop.connectTask?.cancel()
-        case .idle, .ended:
-            break
-        }
-        if case .ended = loop.phase { return }
-        // An attempt in flight (or abandoned) may still produce a socket: close it before
-        // declaring `closed`.
-        if let t = loop.connectTask {
-            t.cancel()
-            await t.value
-            loop.connectTask = nil
-            while true {
-                let e = await mailbox.next()
-                if case .connectResult(let a, let result) = e, a == loop.connectTaskAttempt {
-                    if case .success(let c) = result { await c.sink.close(code: code, reason: reason) }
-                    break
-                }
-            }
-        }
-        end(state: .closed, cause: cause, failedAttempt: false, inboundError: nil, sinkError: sinkError, &loop)
-    }
-
-    private func end(
-        state: ConnState, cause: DisconnectCause, failedAttempt: Bool, inboundError: WSError?, sinkError: WSError,
-        _ loop: inout Loop
-    ) {
-        loop.dueTimer?.cancel()
-        loop.timeoutTimer?.cancel()
-        loop.livenessTimer?.cancel()
-        loop.phase = .ended
-        sink.terminate(sinkError)
-        inbound.finish(throwing: inboundError)
-        book.update {
-            $0.state = state
-            $0.lastDisconnect = cause
-            if failedAttempt { $0.failedAttempts += 1 }
-        }
-    }
-
-    // MARK: Timers
 
     private func timer(at deadline: Duration, _ event: Event) -> Task<Void, Never> {
         let time = self.time
@@ -600,17 +386,5 @@ final class Supervisor: Sendable {
                 mailbox.post(event)
             } catch {}  // cancelled: the event is no longer wanted
         }
-    }
-
-    private func scheduleDue(at t: Duration, _ loop: inout Loop) {
-        loop.dueTimer?.cancel()
-        loop.dueGeneration += 1
-        loop.dueTimer = timer(at: t, .attemptDue(generation: loop.dueGeneration))
-    }
-
-    private func scheduleLiveness(at t: Duration, epoch: UInt64, _ loop: inout Loop) {
-        loop.livenessTimer?.cancel()
-        loop.livenessGeneration += 1
-        loop.livenessTimer = timer(at: t, .livenessCheck(epoch: epoch, generation: loop.livenessGeneration))
     }
 }

@@ -46,13 +46,18 @@ public final class ReconnectingInbound: AsyncSequence, Sendable {
     /// The most bytes ever buffered at once.
     public var peakBufferedBytes: Int { state.withLock { $0.buffer.peakBytes } }
 
-    /// Adds frames in order under one lock (see ``push(_:)``).
-    func push(contentsOf frames: [InboundFrame]) {
+    /// Adds the frames of epoch `epoch` in order, under one lock, stamping each with the
+    /// epoch. A waiting consumer gets the first frame directly; the others go to the
+    /// drop-oldest buffer, which drops the oldest to make room. When the consumer is gone or
+    /// the sequence ended, the frames themselves are dropped. Every drop is reported to `onLag`.
+    func push(contentsOf frames: UnsafeBufferPointer<InboundFrame>, epoch: UInt64) {
         guard !frames.isEmpty else { return }
-        let (waiter, first, dropped): (CheckedContinuation<InboundFrame?, any Error>?, InboundFrame?, DropOldestBuffer<InboundFrame>.Dropped) =
+        var first = frames[0]
+        first.epoch = epoch
+        let (waiter, dropped): (CheckedContinuation<InboundFrame?, any Error>?, DropOldestBuffer<InboundFrame>.Dropped) =
             state.withLock { s in
                 if s.terminal != nil || s.consumerGone {
-                    return (nil, nil, .init(count: frames.count, bytes: frames.reduce(0) { $0 + $1.frame.byteCount }))
+                    return (nil, .init(count: frames.count, bytes: frames.reduce(0) { $0 + $1.frame.byteCount }))
                 }
                 var rest = frames[...]
                 var w: CheckedContinuation<InboundFrame?, any Error>? = nil
@@ -63,33 +68,15 @@ public final class ReconnectingInbound: AsyncSequence, Sendable {
                     rest = rest.dropFirst()
                 }
                 var dropped = DropOldestBuffer<InboundFrame>.Dropped.nothing
-                for f in rest {
+                for var f in rest {
+                    f.epoch = epoch
                     let d = s.buffer.push(f, bytes: f.frame.byteCount)
                     dropped.count += d.count
                     dropped.bytes += d.bytes
                 }
-                return (w, w == nil ? nil : frames[0], dropped)
+                return (w, dropped)
             }
-        if let waiter, let first { waiter.resume(returning: first) }
-        if dropped.count > 0 { onLag(dropped.count, dropped.bytes) }
-    }
-
-    /// Adds a frame, dropping the oldest to make room (or the frame itself when the consumer
-    /// is gone or the stream ended); every drop is reported to `onLag`.
-    func push(_ frame: InboundFrame) {
-        let (waiter, dropped): (CheckedContinuation<InboundFrame?, any Error>?, DropOldestBuffer<InboundFrame>.Dropped) =
-            state.withLock { s in
-                if s.terminal != nil || s.consumerGone {
-                    return (nil, .init(count: 1, bytes: frame.frame.byteCount))
-                }
-                if let w = s.waiter {
-                    s.waiter = nil
-                    s.delivered += 1
-                    return (w, .nothing)
-                }
-                return (nil, s.buffer.push(frame, bytes: frame.frame.byteCount))
-            }
-        waiter?.resume(returning: frame)
+        waiter?.resume(returning: first)
         if dropped.count > 0 { onLag(dropped.count, dropped.bytes) }
     }
 

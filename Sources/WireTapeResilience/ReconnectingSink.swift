@@ -48,6 +48,8 @@ public final class ReconnectingSink: WSSink {
         var stats = SendStats()
         var bucket: TokenBucket?
         var pongsSeen: UInt64 = 0
+        /// Who waits for a number of waiting senders (``waitForWaitingSenders(_:)``).
+        var watchers: [(count: Int, c: CheckedContinuation<Void, Never>)] = []
     }
 
     private let state: Mutex<State>
@@ -158,6 +160,25 @@ public final class ReconnectingSink: WSSink {
         case wait
     }
 
+    /// Whether a sender got its answer at once or now waits (waking these watchers).
+    private enum WaitOutcome {
+        case some(Result<Target, WSError>)
+        case none([CheckedContinuation<Void, Never>])
+    }
+
+    /// Returns once at least `count` senders wait for a connection (tests use it to wait for
+    /// a sender to be parked, instead of polling ``stats``).
+    func waitForWaitingSenders(_ count: Int) async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { s -> Bool in
+                if s.waiters.count >= count { return true }
+                s.watchers.append((count, c))
+                return false
+            }
+            if now { c.resume() }
+        }
+    }
+
     private func acquireTarget() async throws -> Target {
         let immediate: Acquire = state.withLock { s in
             if let t = s.terminal {
@@ -194,20 +215,28 @@ public final class ReconnectingSink: WSSink {
         }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (c: CheckedContinuation<Target, any Error>) in
-                let now: Result<Target, WSError>? = state.withLock { s in
+                let now: WaitOutcome = state.withLock { s in
                     if let t = s.terminal {
                         s.stats.abandoned += 1
-                        return .failure(t)
+                        return .some(.failure(t))
                     }
-                    if let cur = s.current { return .success(cur) }
+                    if let cur = s.current { return .some(.success(cur)) }
                     if Task.isCancelled {
                         s.stats.abandoned += 1
-                        return .failure(WSError(.cancelled, "the send was cancelled while waiting for a connection"))
+                        return .some(.failure(WSError(.cancelled, "the send was cancelled while waiting for a connection")))
                     }
                     s.waiters.append(Waiter(id: id, continuation: c))
-                    return nil
+                    var ready: [CheckedContinuation<Void, Never>] = []
+                    s.watchers.removeAll { w in
+                        if s.waiters.count >= w.count { ready.append(w.c); return true }
+                        return false
+                    }
+                    return .none(ready)
                 }
-                if let now { c.resume(with: now) }
+                switch now {
+                case .some(let result): c.resume(with: result)
+                case .none(let ready): for w in ready { w.resume() }
+                }
             }
         } onCancel: {
             let w: Waiter? = state.withLock { s in

@@ -72,6 +72,36 @@ final class Mailbox<Event: Sendable>: Sendable {
     }
 }
 
+/// A one-shot signal: ``wait()`` returns once ``signal()`` was called (before or after).
+final class OneShot: Sendable {
+    private struct State {
+        var signalled = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state = Mutex(State())
+
+    func signal() {
+        let waiters: [CheckedContinuation<Void, Never>] = state.withLock { s in
+            guard !s.signalled else { return [] }
+            s.signalled = true
+            defer { s.waiters.removeAll() }
+            return s.waiters
+        }
+        for w in waiters { w.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let now: Bool = state.withLock { s in
+                if s.signalled { return true }
+                s.waiters.append(c)
+                return false
+            }
+            if now { c.resume() }
+        }
+    }
+}
+
 /// The counters behind the lifecycle watch, updated by the supervisor and the pump and
 /// published atomically (under one lock, so snapshots never go back in time).
 final class LifecycleBook: Sendable {

@@ -185,8 +185,14 @@ let sampleJSONL = """
         #expect(await runWiretape(["verify", j]).2 == 0)
         let (xout, _, xcode) = await runWiretape(["reindex", j])
         #expect(xcode == 0 && xout.contains("rebuilt the index"))
-        try FileManager.default.removeItem(atPath: j + "/index.sqlite")
-        let (_, ierr, icode) = await runWiretape(["info", j])
-        #expect(icode != 0 && ierr.contains("reindex"))
+        // Without an index, info reads the segments and says so.
+        let other = tempDir(); defer { try? FileManager.default.removeItem(atPath: other) }
+        let k = try await importSample(other)
+        for f in ["index.sqlite", "index.sqlite-wal", "index.sqlite-shm"] { try? FileManager.default.removeItem(atPath: k + "/" + f) }
+        let (iout, ierr, icode) = await runWiretape(["info", k])
+        #expect(icode == 0, "\(ierr)")
+        #expect(iout.contains("index        missing") && iout.contains("records      13"), "\(iout)")
+        let (gout, gerr, gcode) = await runWiretape(["gaps", "/nonexistent/journal"])
+        #expect(gcode != 0 && !gerr.contains("reindex") && gout.isEmpty, "\(gerr)")
     }
 }

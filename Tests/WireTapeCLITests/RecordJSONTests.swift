@@ -70,6 +70,27 @@ import WireTapeJournal
         } throws: { ($0 as? CommandError)?.code == .badInput && "\($0)".contains(field) }
     }
 
+    @Test func integersAtTheirLimitsRoundTripExactly() throws {
+        let line = #"{"type":"frame","seq":18446744073709551615,"epoch":18446744073709551615,"wall_ns":-9223372036854775808,"mono_ns":18446744073709551615,"dir":"in","opcode":"text","data":"x"}"#
+        let r = try RecordJSON.parse(ArraySlice(Array(line.utf8)), nextSeq: 1)
+        #expect(r.seq == .max && r.epoch == .max && r.monoNanos == .max && r.wallNanos == .min)
+        #expect(RecordJSON.line(r) == line)
+    }
+
+    @Test(arguments: [
+        (#"{"type":"frame","wall_ns":9223372036854775808,"data":"x"}"#, "wall_ns\" 9223372036854775808 is out of range"),
+        (#"{"type":"frame","seq":18446744073709551616,"wall_ns":1,"data":"x"}"#, "seq\" 18446744073709551616 is out of range"),
+        (#"{"type":"frame","seq":-1,"wall_ns":1,"data":"x"}"#, "must not be negative"),
+        (#"{"type":"frame","wall_ns":1.5,"data":"x"}"#, "must be an integer"),
+        (#"{"type":"frame","wall_ns":1e3,"data":"x"}"#, "must be an integer"),
+        (#"{"type":"frame","wall_ns":true,"data":"x"}"#, "must be an integer"),
+    ])
+    func numbersOutOfRangeAreRefusedNotWrapped(_ line: String, _ message: String) {
+        #expect {
+            try RecordJSON.parse(ArraySlice(Array(line.utf8)), nextSeq: 1)
+        } throws: { "\($0)".contains(message) }
+    }
+
     @Test func anEmptyTimeRangeIsRefused() async {
         let (_, err, code) = await runWiretape(["cat", "/nonexistent", "--from", "2026-01-02T00:00:00Z", "--to", "2026-01-01T00:00:00Z"])
         #expect(code == 64)

@@ -135,6 +135,12 @@ struct TapReconnectTests {
         let edges = run.lines.filter { $0["type"] as? String == "lifecycle" }
         #expect(edges.contains { $0["state"] as? String == "reconnecting" && $0["close_code"] as? Int == 1000 })
         #expect(edges.last?["state"] as? String == "closed")
+        // The first `connecting` edge is printed once, and an edge carries a cause only when
+        // the cause is what it is about (not on connecting/connected/stale/resumed).
+        #expect(edges.filter { $0["state"] as? String == "connecting" && $0["epoch"] as? Int == 0 }.count <= 1)
+        let live = edges.filter { ["connecting", "connected", "stale", "resumed"].contains($0["state"] as? String ?? "") }
+        #expect(!live.isEmpty)
+        #expect(live.allSatisfy { $0["close_code"] == nil && $0["error"] == nil }, "\(live)")
     }
 
     @Test func unrecoverableAfterOne401AttemptExitsNonZero() throws {

@@ -14,7 +14,7 @@ import WireTapeCore
 
     @Test func varintAndZigzagRoundTrip() throws {
         let values: [UInt64] = [0, 1, 127, 128, 300, 16383, 16384, UInt64(UInt32.max), UInt64.max]
-        let b = ByteBuffer(capacity: 16)
+        let b = GrowableBytes(capacity: 16)
         for v in values {
             b.clear()
             b.appendVarint(v)

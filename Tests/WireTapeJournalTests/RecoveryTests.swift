@@ -80,7 +80,9 @@ func smallBlocks() -> JournalWriterOptions {
         #expect(w.recovery.truncations.count == 1)
         let next = w.nextSeq
         try w.close()
-        #expect(try readAll(t.path).0.last?.seq == next - 1)
+        // The torn block's numbers are never reused: the index had seen them written.
+        #expect(next == 501)
+        #expect(try readAll(t.path).0.last!.seq < next - 1)
         #expect(try JournalMaintenance.verify(directory: t.path).isOK)
     }
 

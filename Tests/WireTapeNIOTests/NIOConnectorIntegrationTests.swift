@@ -118,6 +118,23 @@ struct NIOConnectorIntegrationTests {
         #expect(code == .normalClosure && reason == "bye")
     }
 
+    @Test func abortDropsTheSocketAndEndsTheStreamAfterTheFramesReceived() async throws {
+        let c = try await connect("/echo") { $0.config.closeTimeout = .seconds(60) }
+        try await c.sink.send(.text("hello"))
+        var it = c.inbound.makeAsyncIterator()
+        #expect(try await it.next()?.frame == .text("hello"))
+        await c.sink.abort()
+        #expect(try await it.next() == nil)
+        guard case .localClose(let code, let reason) = c.lifecycle.current.lastDisconnect else {
+            Issue.record("expected a local abort, got \(String(describing: c.lifecycle.current.lastDisconnect))")
+            return
+        }
+        #expect(code == .abnormalClosure && reason == "aborted")
+        await #expect { try await c.sink.send(.text("after abort")) } throws: { ($0 as? WSError)?.code == .sinkClosed }
+        await c.sink.abort()  // idempotent
+        await c.sink.close()
+    }
+
     @Test(arguments: [(1000, true), (1001, true), (1011, false), (4000, false)])
     func serverCloseCodesAreSurfaced(code: Int, clean: Bool) async throws {
         let c = try await connect("/close?code=\(code)&reason=r\(code)")

@@ -152,6 +152,26 @@ struct FaultMatrixTests {
         await c.shutdown()
     }
 
+    @Test func aBlackholedConnectionIsAbortedWithoutWaitingForACloseHandshake() async throws {
+        // The close timeout (60 s) is far beyond the 20 s safety net of `waitFor`: the
+        // reconnect can only start in time if the dead socket is dropped at once after the
+        // liveness timeout, not closed with a handshake the blackholed peer never answers.
+        let rig = try Rig()
+        defer { rig.stop() }
+        var request = rig.request("?interval=10")
+        request.config.closeTimeout = .seconds(60)
+        let c = ReconnectingConnector(wrapping: NIOConnector(), config: fastConfig()).connect(request)
+        await waitFor(c, "epoch 1") { $0.epoch == 1 && $0.state == .connected }
+        rig.proxy.command("blackhole on")
+        let s = await waitFor(c, "reconnecting after the liveness timeout") { $0.state == .reconnecting }
+        if case .error(let e)? = s?.lastDisconnect { #expect(e.code == .livenessTimeout) } else {
+            Issue.record("expected livenessTimeout, got \(String(describing: s?.lastDisconnect))")
+        }
+        rig.proxy.command("blackhole off")
+        await waitFor(c, "epoch 2") { $0.epoch >= 2 && $0.state == .connected }
+        await c.shutdown()
+    }
+
     @Test func refusedConnectionsAreRetriedUntilTheProxyAcceptsAgain() async throws {
         let rig = try Rig()
         defer { rig.stop() }

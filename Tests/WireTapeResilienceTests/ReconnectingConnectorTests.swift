@@ -24,7 +24,8 @@ struct ReconnectingConnectorTests {
         let d1 = await h.pendingDelay()
         #expect(d1 >= .milliseconds(500) && d1 <= .seconds(1))
         h.clock.advanceToNextDeadline()
-        s = await h.waitForEpoch(2)
+        // Epoch 2 ends as soon as it starts: a reader of the watch may skip its `connected`.
+        s = await h.waitFor { $0.epoch == 2 }
         #expect(s.reconnects == 1)
         let b = try await it.next()
         #expect(b?.frame == .text("b") && b?.epoch == 2)
@@ -323,9 +324,9 @@ struct ReconnectingConnectorTests {
         await h.waitFor { $0.failedAttempts == 1 && $0.state == .reconnecting }
         let sink = h.connection.sink
         let first = Task { try await sink.send(.text("one")) }
-        await eventually("one waiting") { sink.stats.waiting == 1 }
+        await sink.waitForWaitingSenders(1)
         let second = Task { try await sink.send(.text("two")) }
-        await eventually("two waiting") { sink.stats.waiting == 2 }
+        await sink.waitForWaitingSenders(2)
         await #expect { try await sink.send(.text("three")) } throws: { ($0 as? WSError)?.code == .sendQueueFull }
         _ = await h.pendingDelay()
         h.clock.advanceToNextDeadline()
@@ -352,7 +353,7 @@ struct ReconnectingConnectorTests {
         await h.waitFor { $0.failedAttempts == 1 && $0.state == .reconnecting }
         let sink = h.connection.sink
         let pending = Task { try await sink.send(.text("never")) }
-        await eventually("waiting") { sink.stats.waiting == 1 }
+        await sink.waitForWaitingSenders(1)
         await h.connection.shutdown()
         await #expect { try await pending.value } throws: { ($0 as? WSError)?.code == .sinkClosed }
         #expect(sink.stats.abandoned == 1)
@@ -370,121 +371,4 @@ struct ReconnectingConnectorTests {
         #expect(h.mock.attempts.map { $0.credentials?.headers.first?.value } == ["Bearer token-1", "Bearer token-2", "Bearer token-3"])
         await h.connection.shutdown()
     }
-}
-
-@Suite("Keepalive and rate limit over MockConnector", .timeLimit(.minutes(1)))
-struct KeepaliveAndRateTests {
-    let keepalive = KeepalivePolicy(idleTimeout: .seconds(10), pongTimeout: .seconds(4))
-
-    @Test func idleGoesStaleThenReconnectsWhenNoPongArrives() async throws {
-        let h = Harness(
-            [.accept(MockScript([.send(.text("a"))], answersPings: false))], fallback: .accept([]),
-            config: quietConfig(keepalive: keepalive))
-        await h.waitForEpoch(1)
-        #expect(await h.pendingDelay() == .seconds(10))
-        h.clock.advanceToNextDeadline()
-        let stale = await h.waitFor { $0.state == .stale }
-        #expect(stale.epoch == 1)
-        #expect(h.clock.now.offset == .seconds(10))
-        await eventually("probe sent") { h.mock.peers[0].pingsReceived == 1 }
-        // Probe polls every pongTimeout/4 until the pong timeout.
-        for _ in 0..<4 {
-            _ = await h.pendingDelay()
-            h.clock.advanceToNextDeadline()
-        }
-        let s = await h.waitFor { $0.state == .reconnecting }
-        #expect(h.clock.now.offset == .seconds(14))
-        #expect(s.lastDisconnect?.errorCode == .livenessTimeout)
-        #expect(h.mock.peers[0].clientClose != nil)
-        _ = await h.pendingDelay()
-        h.clock.advanceToNextDeadline()
-        await h.waitForEpoch(2)
-        await h.connection.shutdown()
-    }
-
-    @Test func pongDuringTheProbeResumes() async throws {
-        let h = Harness([.accept(MockScript([], answersPings: true))], config: quietConfig(keepalive: keepalive))
-        await h.waitForEpoch(1)
-        _ = await h.pendingDelay()
-        h.clock.advanceToNextDeadline()
-        await h.waitFor { $0.state == .stale }
-        _ = await h.pendingDelay()
-        h.clock.advanceToNextDeadline()  // first probe poll sees the pong
-        let s = await h.waitFor { $0.state == .resumed }
-        #expect(s.epoch == 1)
-        #expect(h.clock.now.offset == .seconds(11))
-        await h.connection.shutdown()
-    }
-
-    @Test func dataDuringTheProbeResumesAtOnce() async throws {
-        let h = Harness(
-            [.accept(MockScript([.wait(.seconds(11)), .send(.text("late"))], answersPings: false))],
-            config: quietConfig(keepalive: keepalive))
-        await h.waitForEpoch(1)
-        await h.clock.waitForSleepers(count: 2)  // script wait + liveness check
-        h.clock.advance(by: .seconds(10))
-        await h.waitFor { $0.state == .stale }
-        await h.clock.waitForSleepers(count: 2)  // script wait + probe poll
-        h.clock.advance(by: .milliseconds(1000))  // t = 11: the script sends
-        let s = await h.waitFor { $0.state == .resumed }
-        #expect(s.epoch == 1)
-        await h.connection.shutdown()
-    }
-
-    @Test func aLargeMessageStillArrivingKeepsTheConnectionLive() async throws {
-        var steps: [MockStep] = []
-        for _ in 0..<8 { steps += [.wait(.seconds(5)), .trickle(bytes: 64 << 10)] }
-        let h = Harness([.accept(MockScript(steps, answersPings: false))], config: quietConfig(keepalive: keepalive))
-        await h.waitForEpoch(1)
-        for _ in 0..<8 {
-            await h.clock.waitForSleepers(count: 2)
-            h.clock.advance(by: .seconds(5))
-        }
-        await eventually("all trickles played") { h.mock.peers[0].connection.activity.bytesRead >= 8 * (64 << 10) }
-        #expect(h.connection.snapshot.state == .connected)
-        #expect(h.mock.peers[0].pingsReceived == 0)
-        await h.connection.shutdown()
-    }
-
-    @Test func sendsAreSpacedByTheRateLimitAndPongsCount() async throws {
-        let h = Harness(
-            [.accept([.ping, .ping])],
-            config: quietConfig(rateLimit: SendRateLimit(messagesPerSecond: 5, burst: 3)))
-        await h.waitForEpoch(1)
-        let peer = await h.mock.peer(1)
-        await eventually("two pongs sent") { peer.connection.activity.pongsSent == 2 }
-        let sink = h.connection.sink
-        let sender = Task {
-            for i in 0..<4 { try await sink.send(.text("m\(i)")) }
-        }
-        // Burst 3, minus the two pongs: one send goes at once, then one per 200 ms.
-        await peer.waitForReceived(1)
-        var times: [Duration] = [h.clock.now.offset]
-        for n in 2...4 {
-            let d = await h.pendingDelay()
-            #expect(d == .milliseconds(200))
-            h.clock.advanceToNextDeadline()
-            await peer.waitForReceived(n)
-            times.append(h.clock.now.offset)
-        }
-        try await sender.value
-        #expect(times == [.zero, .milliseconds(200), .milliseconds(400), .milliseconds(600)])
-        #expect(sink.stats.pongsCharged == 2)
-        #expect(sink.stats.sent == 4)
-        await h.connection.shutdown()
-    }
-}
-
-func format3(_ i: Int) -> String {
-    let s = String(i)
-    return String(repeating: "0", count: max(0, 3 - s.count)) + s
-}
-
-/// Records every snapshot a reader of the watch saw.
-final class SnapshotRecorder: Sendable {
-    private let items = Mutex<[LifecycleSnapshot]>([])
-    init(_ watch: LifecycleWatch) {
-        Task { [self] in for await s in watch.updates() { self.items.withLock { $0.append(s) } } }
-    }
-    var values: [LifecycleSnapshot] { items.withLock { $0 } }
 }

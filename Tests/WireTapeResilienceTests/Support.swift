@@ -55,15 +55,6 @@ struct Harness {
     }
 }
 
-/// Yields until `condition` holds (for counters without a notification); fails after many tries.
-func eventually(_ what: String, _ condition: () -> Bool) async {
-    for _ in 0..<100_000 {
-        if condition() { return }
-        await Task.yield()
-    }
-    Issue.record("never became true: \(what)")
-}
-
 final class CountingAuth: AuthSource {
     let calls = Mutex(0)
     func credentials(for url: WSURL) async throws -> Credentials {
@@ -77,4 +68,18 @@ extension DisconnectCause {
         if case .error(let e) = self { return e.code }
         return nil
     }
+}
+
+func format3(_ i: Int) -> String {
+    let s = String(i)
+    return String(repeating: "0", count: max(0, 3 - s.count)) + s
+}
+
+/// Records every snapshot a reader of the watch saw.
+final class SnapshotRecorder: Sendable {
+    private let items = Mutex<[LifecycleSnapshot]>([])
+    init(_ watch: LifecycleWatch) {
+        Task { [self] in for await s in watch.updates() { self.items.withLock { $0.append(s) } } }
+    }
+    var values: [LifecycleSnapshot] { items.withLock { $0 } }
 }

@@ -73,18 +73,7 @@ func seeds() -> [[UInt8]] {
     return [[0] + block, [1] + raw, [2] + lz[0..<Int(n)]]
 }
 
-struct SplitMix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-func mutate(_ input: [UInt8], _ rng: inout SplitMix, pool: [[UInt8]]) -> [UInt8] {
+func mutate(_ input: [UInt8], _ rng: inout SeededRandom, pool: [[UInt8]]) -> [UInt8] {
     var b = input
     for _ in 0..<(1 + Int(rng.next() % 4)) {
         let r = rng.next()
@@ -155,7 +144,7 @@ struct JournalFuzz {
             pool.append(bytes)
             bytes.withUnsafeBytes { fuzzOne($0) }
         }
-        var rng = SplitMix(state: seed)
+        var rng = SeededRandom(seed: seed)
         var accepted = 0
         for i in 0..<iterations {
             let base = pool[Int(rng.next() % UInt64(pool.count))]
