@@ -56,8 +56,12 @@ public struct RecordedFailure: Sendable, Hashable {
     public var wsError: WSError {
         var headers: [HTTPHeaderField] = []
         if let r = retryAfterSeconds { headers.append(HTTPHeaderField("Retry-After", String(r))) }
+        // A code name this build does not know (a newer recorder) replays as an I/O error
+        // whose message keeps the recorded name.
+        let known = WSError.Code(rawValue: code)
+        let text = message.isEmpty ? "replayed failure: \(code)" : message
         return WSError(
-            WSError.Code(rawValue: code), message.isEmpty ? "replayed failure: \(code)" : message,
+            known ?? .ioError, known == nil ? "\(code): \(text)" : text,
             httpStatus: httpStatus, responseHeaders: headers,
             closeCode: closeCode.map { WSCloseCode(rawValue: $0) })
     }

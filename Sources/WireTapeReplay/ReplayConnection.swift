@@ -134,7 +134,10 @@ final class ReplayConnection: Sendable {
             let e = WSError(.livenessTimeout, "\(message) (replayed silence reached its recorded end)")
             close(.error(e), error: e)
         case .error(let code, let message, let cc):
-            let e = WSError(WSError.Code(rawValue: code), "\(message) (replayed)", closeCode: cc.map(WSCloseCode.init(rawValue:)))
+            let known = WSError.Code(rawValue: code)
+            let e = WSError(
+                known ?? .ioError, "\(known == nil ? code + ": " : "")\(message) (replayed)",
+                closeCode: cc.map(WSCloseCode.init(rawValue:)))
             close(.error(e), error: e)
         case .localClose(let raw, let reason):
             // The recorder closed this epoch itself; the replay ends it as a clean close.
