@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "WireTapeJournal", targets: ["WireTapeJournal"]),
         .library(name: "WireTapeRecorder", targets: ["WireTapeRecorder"]),
         .library(name: "WireTapeReport", targets: ["WireTapeReport"]),
+        .library(name: "WireTapeReplay", targets: ["WireTapeReplay"]),
         .executable(name: "wiretape", targets: ["wiretape"]),
     ],
     dependencies: [
@@ -63,6 +64,8 @@ let package = Package(
             name: "WireTapeRecorder", dependencies: ["WireTapeCore", "WireTapeResilience", "WireTapeJournal"]),
         // Post-mortem views of a journal: timeline buckets, outages, continuity, the HTML report.
         .target(name: "WireTapeReport", dependencies: ["WireTapeCore", "WireTapeJournal"]),
+        // The replayer: a WSConnector over a journal (pacing, outbound checks, mutations).
+        .target(name: "WireTapeReplay", dependencies: ["WireTapeCore", "WireTapeJournal", "WireTapeMock"]),
         // Hardware CRC-32C (SSE4.2) for the journal's checksums; software fallback in Swift.
         .target(name: "CCRC32C"),
 
@@ -70,7 +73,7 @@ let package = Package(
         .target(
             name: "WireTapeCLI",
             dependencies: [
-                "WireTapeCore", "WireTapeNIO", "WireTapeResilience", "WireTapeJournal", "WireTapeRecorder", "WireTapeReport",
+                "WireTapeCore", "WireTapeNIO", "WireTapeResilience", "WireTapeJournal", "WireTapeRecorder", "WireTapeReport", "WireTapeReplay",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -94,6 +97,9 @@ let package = Package(
             exclude: ["run.sh", "corpus"]),
         .executableTarget(
             name: "bench-journal", dependencies: ["WireTapeJournal", "WireTapeCore"], path: "tools/bench-journal",
+            exclude: ["run.sh"]),
+        .executableTarget(
+            name: "bench-replay", dependencies: ["WireTapeReplay", "WireTapeJournal", "WireTapeCore"], path: "tools/bench-replay",
             exclude: ["run.sh"]),
         .executableTarget(
             name: "wiretape-bench-inbound",
@@ -125,6 +131,9 @@ let package = Package(
             dependencies: ["WireTapeRecorder", "WireTapeJournal", "WireTapeResilience", "WireTapeMock", "WireTapeCore"]),
         .testTarget(name: "WireTapeJournalTests", dependencies: ["WireTapeJournal", "WireTapeCore"]),
         .testTarget(name: "WireTapeReportTests", dependencies: ["WireTapeReport", "WireTapeJournal", "WireTapeCore"]),
+        .testTarget(
+            name: "WireTapeReplayTests",
+            dependencies: ["WireTapeReplay", "WireTapeJournal", "WireTapeResilience", "WireTapeMock", "WireTapeCore"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CLZ4", "CSQLite"]),
         .testTarget(
             name: "WireTapeNIOTests",

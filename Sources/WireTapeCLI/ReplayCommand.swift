@@ -1,0 +1,313 @@
+import ArgumentParser
+import Synchronization
+import WireTapeCore
+import WireTapeJournal
+import WireTapeReplay
+import WireTapeResilience
+
+/// `wiretape replay DIR`: replays a journal in-process through a `ReplayConnector` and prints
+/// what `tap` prints for a live feed.
+public struct ReplayCommand: AsyncParsableCommand {
+    /// The command's description.
+    public static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Replay a journal through the replay connector and print what tap prints for a live feed.",
+        discussion: """
+            Each connect plays the next recorded attempt: recorded refusals fail as they did, each \
+            recorded epoch delivers its inbound frames at their recorded offsets (scaled by --speed) \
+            and ends as it ended (close code, lost transport, silence). Lines are tap's JSON lines: \
+            frames carry their recorded wall_ns/mono_ns and the epoch the replaying client sees; the \
+            last line is {"type":"summary",...} with epochs, frames and the outbound check.
+
+            Without --reconnect every recorded attempt is played once, in order, without backoff; a \
+            recorded silence ends at its recorded end. With --reconnect the replay runs under the \
+            resilient stack (backoff, circuit breaker, --idle-timeout/--pong-timeout liveness) on the \
+            replay's clock, so at --speed 10 its timers also run ten times faster and with --speed \
+            max everything runs on virtual time.
+
+            --send messages are sent in every epoch, as an adapter re-subscribes, and compared with \
+            the recorded outbound frames of that epoch (exactly, or as JSON ignoring --ignore-field). \
+            Mutations (--mutate, repeatable, seeded by --seed): drop-frames:EPOCH:FROM:COUNT, \
+            duplicate-frames:EPOCH:FROM:COUNT, reorder-frames:EPOCH:FROM:COUNT, \
+            disconnect:EPOCH:AFTER:CODE, refuse:EPOCH:COUNT:STATUS, stall:EPOCH:AFTER:SECONDS, \
+            zombie:EPOCH:AFTER:SECONDS, stretch:EPOCH:FACTOR.
+
+            Exit status: 0 at the end of the recording; 1 when the replay ended otherwise (for \
+            instance unrecoverable on a recorded 401), with a one-line error on stderr.
+            """)
+
+    /// Output formats.
+    public enum Format: String, ExpressibleByArgument, Sendable { case jsonl, raw }
+
+    @OptionGroup var journal: JournalDirectoryArgument
+    @OptionGroup var range: TimeRangeOptions
+
+    @Flag(help: "Replay under the reconnecting stack (backoff, circuit breaker, keepalive) on the replay's clock.")
+    var reconnect = false
+
+    @Option(name: .customLong("idle-timeout"), help: "With --reconnect: seconds without data before the connection is stale and pinged.")
+    var idleTimeout: Double = 30
+
+    @Option(name: .customLong("pong-timeout"), help: "With --reconnect: seconds to wait for the pong before reconnecting.")
+    var pongTimeout: Double = 10
+
+    @Option(name: .customLong("send"), help: ArgumentHelp("A text message sent in every epoch and checked against the recording, repeatable.", valueName: "TEXT"))
+    var messages: [String] = []
+
+    @Option(help: ArgumentHelp("Replay speed: a positive factor (1 = as recorded) or max (virtual time).", valueName: "N|max"))
+    var speed: String = "1"
+
+    @Option(name: .customLong("epoch"), help: ArgumentHelp("Only this recorded epoch, repeatable.", valueName: "N"))
+    var epochs: [UInt64] = []
+
+    @Option(help: "jsonl (tap's JSON lines and a summary) or raw (frame payloads, one per line, as cat prints them).")
+    var format: Format = .jsonl
+
+    @Option(name: .customLong("mutate"), help: ArgumentHelp("A mutation, repeatable (see above).", valueName: "SPEC"))
+    var mutations: [String] = []
+
+    @Option(help: "The seed of the mutations' randomness.")
+    var seed: UInt64 = 0
+
+    @Flag(name: .customLong("by-time"), help: "Map connects by time (what the venue did at that moment) instead of by attempt.")
+    var byTime = false
+
+    @Option(name: .customLong("ignore-field"), help: ArgumentHelp("Compare sends as JSON ignoring this field, repeatable.", valueName: "NAME"))
+    var ignoreFields: [String] = []
+
+    /// Creates the command (used by the argument parser).
+    public init() {}
+
+    var pacing: ReplayPacing? {
+        if speed == "max" { return .asFastAsPossible }
+        guard let n = Double(speed), n.isFinite, n > 0 else { return nil }
+        return .speed(n)
+    }
+
+    /// Checks the options before running.
+    public func validate() throws {
+        if pacing == nil { throw ValidationError("--speed must be a positive number or max, not \"\(speed)\"") }
+        if !(idleTimeout > 0) || !(pongTimeout > 0) {
+            throw ValidationError("--idle-timeout and --pong-timeout must be positive numbers of seconds")
+        }
+        for m in mutations {
+            do { _ = try ReplayMutation.parse(m) } catch { throw ValidationError("--mutate: \(error.message)") }
+        }
+    }
+
+    /// Replays and prints until the end of the recording.
+    public func run() async throws {
+        let options = ReplayOptions(
+            pacing: pacing ?? .recorded, mapping: byTime ? .byTime : .byAttempt,
+            mutations: try mutations.map { s throws(ReplayError) in try ReplayMutation.parse(s) }, seed: seed,
+            outbound: ignoreFields.isEmpty ? .exact : .jsonIgnoring(Set(ignoreFields)),
+            silenceEnd: reconnect ? .whenClosed : .atRecordedEnd)
+        let selection = ReplaySelection(
+            fromWall: range.fromWall, toWall: range.toWall, epochs: epochs.isEmpty ? nil : Set(epochs))
+        let replay = try ReplayConnector(directory: journal.directory, selection: selection, options: options)
+        let out = ReplayPrinter(format: format)
+        let session = ReplaySession(messages: messages, out: out)
+        let final: LifecycleSnapshot
+        if reconnect {
+            var config = ReconnectConfig()
+            config.keepalive = KeepalivePolicy(idleTimeout: .seconds(idleTimeout), pongTimeout: .seconds(pongTimeout))
+            final = await session.runReconnecting(ReconnectingConnector(wrapping: replay, config: config, clock: replay.clock))
+        } else {
+            final = await session.runPlain(replay)
+        }
+        let ended = ReplayError.isEndOfRecording(final.lastDisconnect)
+        let report = replay.outboundReport()
+        if format == .jsonl { out.line(ReplaySession.summary(replay, report: report, frames: session.frames, ended: ended)) }
+        out.flush()
+        for p in report.problems.prefix(20) { StandardOutput.warn("outbound: \(p)") }
+        if report.problems.count > 20 { StandardOutput.warn("outbound: \(report.problems.count - 20) more differences") }
+        if !ended {
+            StandardOutput.warn("error: the replay ended before the end of the recording: \(final.lastDisconnect.map { "\($0)" } ?? "no cause")")
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// Lines from two tasks (frames, lifecycle edges) through one lock.
+final class ReplayPrinter: Sendable {
+    let format: ReplayCommand.Format
+    private let out: Mutex<BufferedOutput>
+
+    init(format: ReplayCommand.Format) {
+        self.format = format
+        out = Mutex(BufferedOutput(JournalOutput.current))
+    }
+
+    func line(_ s: String) { out.withLock { $0.append(s); $0.append("\n") } }
+
+    func lifecycle(_ s: LifecycleSnapshot) {
+        guard format == .jsonl else { return }
+        line(RecordJSON.line(s))
+    }
+
+    func frame(_ f: InboundFrame) {
+        switch format {
+        case .jsonl:
+            line(RecordJSON.line(f.frame, direction: .inbound, epoch: f.epoch, at: f.received))
+        case .raw:
+            out.withLock { o in
+                switch f.frame {
+                case .text(var s): s.withUTF8 { o.append(UnsafeRawBufferPointer($0)) }
+                case .binary(let b): b.withUnsafeBytes { o.append($0) }
+                }
+                o.append("\n")
+            }
+        }
+    }
+
+    func sent(_ text: String, epoch: UInt64) {
+        guard format == .jsonl else { return }
+        line(RecordJSON.line(.text(text), direction: .outbound, epoch: epoch, at: .now()))
+    }
+
+    func flush() { out.withLock { $0.flush() } }
+}
+
+/// The logic of `replay`, apart from argument parsing.
+final class ReplaySession: Sendable {
+    let messages: [String]
+    let out: ReplayPrinter
+    private let count = Atomic<Int>(0)
+
+    init(messages: [String], out: ReplayPrinter) {
+        self.messages = messages
+        self.out = out
+    }
+
+    /// Frames printed.
+    var frames: Int { count.load(ordering: .relaxed) }
+
+    static let request = ConnectRequest(url: try! WSURL("ws://replay.invalid/"))
+
+    /// Every recorded attempt once, in order, without backoff or liveness.
+    func runPlain(_ replay: ReplayConnector) async -> LifecycleSnapshot {
+        var snapshot = LifecycleSnapshot(epoch: 0, state: .connecting)
+        out.lifecycle(snapshot)
+        while true {
+            let connection: WSConnection
+            do {
+                connection = try await replay.connect(Self.request)
+            } catch {
+                let e = error as? WSError ?? WSError(.ioError, "\(error)")
+                snapshot.lastDisconnect = .error(e)
+                snapshot.at = .now()
+                if ReplayError.isEndOfRecording(e) {
+                    snapshot.state = .closed
+                    out.lifecycle(snapshot)
+                    return snapshot
+                }
+                snapshot.failedAttempts += 1
+                snapshot.state = .reconnecting
+                out.lifecycle(snapshot)
+                snapshot.state = .connecting
+                snapshot.lastDisconnect = nil
+                out.lifecycle(snapshot)
+                continue
+            }
+            if snapshot.epoch > 0 { snapshot.reconnects += 1 }
+            snapshot.epoch += 1
+            snapshot.state = .connected
+            snapshot.lastDisconnect = nil
+            snapshot.at = connection.info.connectedAt
+            out.lifecycle(snapshot)
+            for m in messages {
+                do {
+                    try await connection.sink.send(.text(m))
+                    out.sent(m, epoch: snapshot.epoch)
+                } catch {
+                    StandardOutput.warn("could not send '\(m)' in epoch \(snapshot.epoch): \(error)")
+                }
+            }
+            do {
+                for try await f in connection.inbound {
+                    out.frame(f)
+                    count.add(1, ordering: .relaxed)
+                    if connection.inbound.queuedFrameCount == 0 { out.flush() }
+                }
+            } catch {
+                // The cause is the final lifecycle edge's, printed below.
+            }
+            for await _ in connection.lifecycle.updates() {}
+            let end = connection.lifecycle.current
+            snapshot.lastDisconnect = end.lastDisconnect
+            snapshot.at = .now()
+            if ReplayError.isEndOfRecording(end.lastDisconnect) {
+                snapshot.state = .closed
+                out.lifecycle(snapshot)
+                return snapshot
+            }
+            snapshot.state = .reconnecting
+            out.lifecycle(snapshot)
+            snapshot.state = .connecting
+            snapshot.lastDisconnect = nil
+            out.lifecycle(snapshot)
+            out.flush()
+        }
+    }
+
+    /// Under the reconnecting stack: the same lines as `tap --reconnect`.
+    func runReconnecting(_ connector: ReconnectingConnector) async -> LifecycleSnapshot {
+        let connection = connector.connect(Self.request)
+        let messages = self.messages
+        let out = self.out
+        let follower = Task {
+            var sentEpoch: UInt64 = 0
+            for await snapshot in connection.lifecycle.updates() {
+                out.lifecycle(snapshot)
+                out.flush()
+                guard snapshot.state == .connected, snapshot.epoch > sentEpoch else { continue }
+                sentEpoch = snapshot.epoch
+                for m in messages {
+                    do {
+                        try await connection.sink.send(.text(m))
+                        out.sent(m, epoch: snapshot.epoch)
+                    } catch {
+                        StandardOutput.warn("could not send '\(m)' in epoch \(snapshot.epoch): \(error)")
+                    }
+                }
+            }
+        }
+        do {
+            for try await f in connection.inbound {
+                out.frame(f)
+                count.add(1, ordering: .relaxed)
+                if connection.inbound.bufferedCount == 0 { out.flush() }
+            }
+        } catch {
+            // An unrecoverable session (the end of the recording, too) ends the stream with its cause.
+        }
+        let final = await connection.waitUntilEnded()
+        await follower.value
+        out.flush()
+        return final
+    }
+
+    /// The last line: `{"type":"summary",...}`.
+    static func summary(_ replay: ReplayConnector, report: OutboundReport, frames: Int, ended: Bool) -> String {
+        let s = replay.statistics
+        var l = JSONLine()
+        l.add("type", "summary")
+        l.add("epochs", s.epochs)
+        l.add("frames", frames)
+        l.add("attempts", s.connects)
+        l.add("refused", s.refused)
+        l.add("frames_dropped", s.framesDropped)
+        l.add("frames_missed", s.framesMissed)
+        l.add("frames_undelivered", s.framesUndelivered)
+        l.add("pings_answered", s.pingsAnswered)
+        l.add("pings_unanswered", s.pingsUnanswered)
+        l.add("outbound_matched", report.matched)
+        l.add("outbound_mismatched", report.mismatched)
+        l.add("outbound_missing", report.missing)
+        l.add("outbound_extra", report.extra)
+        l.add("recorded_epochs", replay.recording.epochs.count)
+        l.add("recorded_frames", replay.recording.inboundCount)
+        l.add("end_of_recording", ended)
+        return l.finish()
+    }
+}

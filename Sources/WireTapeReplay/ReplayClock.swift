@@ -1,0 +1,104 @@
+import Synchronization
+import WireTapeCore
+import WireTapeMock
+
+/// How fast a replay runs.
+public enum ReplayPacing: Sendable {
+    /// Recorded speed multiplied by `factor` (1 = as recorded, 10 = ten times faster), on the
+    /// machine's continuous clock.
+    case speed(Double)
+    /// As fast as possible on virtual time: every wait is skipped, order is kept. See
+    /// ``VirtualTime`` for how time moves and its limits.
+    case asFastAsPossible
+    /// Stepped by a clock the test owns: nothing moves until the test advances it.
+    case manual(ManualClock)
+
+    /// Recorded speed.
+    public static var recorded: ReplayPacing { .speed(1) }
+}
+
+/// The one clock of a replay: frames are paced on it, and a `ReconnectingConnector` above the
+/// replay must be given it (`ReconnectingConnector(wrapping: replay, clock: replay.clock)`)
+/// so that its backoff and liveness timers see the same time as the frames.
+///
+/// An instant is an offset from the clock's origin (the moment the replay was created). At
+/// `.speed(N)` the clock runs N times faster than the continuous clock: a recorded gap of 10 s
+/// passes in 1 s of real time at ×10, and so does a 10 s backoff. Under `.asFastAsPossible` and
+/// `.manual` it is a ``WireTapeMock/ManualClock``.
+public struct ReplayClock: Clock, Sendable {
+    /// A reading of a ``ReplayClock``: time since its origin.
+    public struct Instant: InstantProtocol, CustomStringConvertible {
+        /// Time since the clock's origin.
+        public var offset: Duration
+        /// Creates an instant at `offset` from the origin.
+        public init(offset: Duration) { self.offset = offset }
+        /// The instant `duration` later.
+        public func advanced(by duration: Duration) -> Instant { Instant(offset: offset + duration) }
+        /// The duration from this instant to `other`.
+        public func duration(to other: Instant) -> Duration { other.offset - offset }
+        /// Whether `lhs` is earlier.
+        public static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.offset < rhs.offset }
+        /// E.g. `t+1.5 seconds`.
+        public var description: String { "t+\(offset)" }
+    }
+
+    enum Backend: Sendable {
+        case scaled(origin: ContinuousClock.Instant, speed: Double)
+        case manual(ManualClock)
+    }
+    let backend: Backend
+
+    init(_ backend: Backend) { self.backend = backend }
+
+    /// A clock running `speed` times faster than the continuous clock, starting now.
+    public static func scaled(speed: Double) -> ReplayClock {
+        ReplayClock(.scaled(origin: ContinuousClock.now, speed: speed))
+    }
+
+    /// A clock that reads and waits on `manual`.
+    public static func manual(_ manual: ManualClock) -> ReplayClock { ReplayClock(.manual(manual)) }
+
+    /// The current instant.
+    public var now: Instant {
+        switch backend {
+        case .scaled(let origin, let speed):
+            let real = origin.duration(to: ContinuousClock.now)
+            return Instant(offset: speed == 1 ? real : real * speed)
+        case .manual(let m):
+            return Instant(offset: m.now.offset)
+        }
+    }
+
+    /// One nanosecond.
+    public var minimumResolution: Duration { .nanoseconds(1) }
+
+    /// The manual clock behind this clock, under `.manual` and `.asFastAsPossible`.
+    public var manualClock: ManualClock? {
+        if case .manual(let m) = backend { return m }
+        return nil
+    }
+
+    /// Suspends until `deadline`. Under `.speed(N)` the real wait is the remaining time divided by N.
+    /// - Throws: `CancellationError` when the task is cancelled.
+    public func sleep(until deadline: Instant, tolerance: Duration? = nil) async throws {
+        switch backend {
+        case .scaled(let origin, let speed):
+            let real = speed == 1 ? deadline.offset : deadline.offset / speed
+            // Zero tolerance: pacing wants the deadline, not a coalesced timer.
+            try await ContinuousClock().sleep(until: origin.advanced(by: real), tolerance: tolerance ?? .zero)
+        case .manual(let m):
+            try await m.sleep(until: ManualClock.Instant(offset: deadline.offset), tolerance: nil)
+        }
+    }
+
+    /// `now` as nanoseconds since the origin.
+    var nowNanos: UInt64 {
+        let c = now.offset.components
+        return UInt64(max(0, c.seconds)) &* 1_000_000_000 &+ UInt64(max(0, c.attoseconds / 1_000_000_000))
+    }
+}
+
+extension Duration {
+    /// A duration of `nanos` nanoseconds.
+    static func nanos(_ nanos: UInt64) -> Duration { .nanoseconds(Int64(clamping: nanos)) }
+}

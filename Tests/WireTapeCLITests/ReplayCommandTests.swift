@@ -1,0 +1,151 @@
+import Foundation
+import Testing
+@testable import WireTapeCLI
+
+/// A recorded session with outages, as JSON lines for `wiretape import`: epoch 1 ends with a
+/// peer close 1011, then one attempt is refused with 503 (Retry-After 1), epoch 2 is lost
+/// (1006), epoch 3 ends with the recorder's shutdown. Each epoch re-subscribes.
+let outageJSONL = """
+{"type":"session","epoch":0,"wall_ns":1800000000000000000,"mono_ns":1000000000,"phase":"start","url":"wss://venue.test/ws"}
+{"type":"lifecycle","epoch":0,"wall_ns":1800000000001000000,"mono_ns":1001000000,"state":"connecting"}
+{"type":"lifecycle","epoch":1,"wall_ns":1800000000010000000,"mono_ns":1010000000,"state":"connected"}
+{"type":"frame","epoch":1,"wall_ns":1800000000011000000,"mono_ns":1011000000,"dir":"out","data":"{\\"op\\":\\"sub\\"}"}
+{"type":"frame","epoch":1,"wall_ns":1800000000020000000,"mono_ns":1020000000,"data":"a1"}
+{"type":"frame","epoch":1,"wall_ns":1800000000030000000,"mono_ns":1030000000,"data":"a2"}
+{"type":"frame","epoch":1,"wall_ns":1800000000040000000,"mono_ns":1040000000,"data_b64":"AAEC/w=="}
+{"type":"lifecycle","epoch":1,"wall_ns":1800000000100000000,"mono_ns":1100000000,"state":"reconnecting","close_code":1011,"close_reason":"overloaded","closed_by":"peer"}
+{"type":"connect","epoch":1,"wall_ns":1800000000600000000,"mono_ns":1600000000,"outcome":"attempt"}
+{"type":"connect","epoch":1,"wall_ns":1800000000610000000,"mono_ns":1610000000,"outcome":"failed","http_status":503,"error":"handshakeRejected","message":"HTTP 503","retry_after_s":1}
+{"type":"connect","epoch":1,"wall_ns":1800000001700000000,"mono_ns":2700000000,"outcome":"attempt"}
+{"type":"connect","epoch":2,"wall_ns":1800000001710000000,"mono_ns":2710000000,"outcome":"connected","http_status":101}
+{"type":"lifecycle","epoch":2,"wall_ns":1800000001710000000,"mono_ns":2710000000,"state":"connected"}
+{"type":"frame","epoch":2,"wall_ns":1800000001711000000,"mono_ns":2711000000,"dir":"out","data":"{\\"op\\":\\"sub\\"}"}
+{"type":"frame","epoch":2,"wall_ns":1800000001720000000,"mono_ns":2720000000,"data":"b1"}
+{"type":"lifecycle","epoch":2,"wall_ns":1800000001800000000,"mono_ns":2800000000,"state":"reconnecting","close_code":1006,"error":"connectionLost","message":"reset"}
+{"type":"connect","epoch":2,"wall_ns":1800000002300000000,"mono_ns":3300000000,"outcome":"attempt"}
+{"type":"connect","epoch":3,"wall_ns":1800000002310000000,"mono_ns":3310000000,"outcome":"connected","http_status":101}
+{"type":"lifecycle","epoch":3,"wall_ns":1800000002310000000,"mono_ns":3310000000,"state":"connected"}
+{"type":"frame","epoch":3,"wall_ns":1800000002311000000,"mono_ns":3311000000,"dir":"out","data":"{\\"op\\":\\"sub\\"}"}
+{"type":"frame","epoch":3,"wall_ns":1800000002320000000,"mono_ns":3320000000,"data":"c1"}
+{"type":"frame","epoch":3,"wall_ns":1800000002330000000,"mono_ns":3330000000,"data":"c2"}
+{"type":"lifecycle","epoch":3,"wall_ns":1800000002400000000,"mono_ns":3400000000,"state":"closed","close_code":1000,"close_reason":"shutdown","closed_by":"local"}
+{"type":"session","epoch":3,"wall_ns":1800000002401000000,"mono_ns":3401000000,"phase":"end"}
+
+"""
+
+@Suite struct ReplayCommandTests {
+    func imported(_ jsonl: String, format: String = "jsonl") async throws -> String {
+        let dir = tempDir()
+        let input = dir + "/in." + format
+        try jsonl.write(toFile: input, atomically: true, encoding: .utf8)
+        let (_, err, code) = await runWiretape(["import", dir + "/j", input, "--format", format])
+        #expect(code == 0, "\(err)")
+        return dir + "/j"
+    }
+
+    func frames(_ lines: [NSDictionary]) -> [String] {
+        lines.filter { $0["type"] as? String == "frame" && $0["dir"] as? String == "in" }
+            .map { ($0["data"] as? String) ?? "b64:" + (($0["data_b64"] as? String) ?? "") }
+    }
+
+    @Test("replay prints tap's lines for every epoch and outage, then a summary; exit 0 at the end")
+    func plain() async throws {
+        let dir = try await imported(outageJSONL)
+        let (out, err, code) = await runWiretape(["replay", dir, "--speed", "max", "--send", #"{"op":"sub"}"#])
+        #expect(code == 0, "\(err)")
+        let lines = parseLines(out)
+        #expect(frames(lines) == ["a1", "a2", "b64:AAEC/w==", "b1", "c1", "c2"])
+        let inFrames = lines.filter { $0["type"] as? String == "frame" && $0["dir"] as? String == "in" }
+        #expect(inFrames.map { $0["epoch"] as? Int } == [1, 1, 1, 2, 3, 3])
+        #expect(inFrames.first?["wall_ns"] as? Int == 1_800_000_000_020_000_000)
+        #expect(inFrames.first?["mono_ns"] as? Int == 1_020_000_000)
+        let edges = lines.filter { $0["type"] as? String == "lifecycle" }
+        #expect(edges.contains { $0["close_code"] as? Int == 1011 && $0["state"] as? String == "reconnecting" })
+        #expect(edges.contains { $0["http_status"] as? Int == 503 })
+        #expect(edges.contains { $0["error"] as? String == "connectionLost" })
+        let summary = try #require(lines.last)
+        #expect(summary["type"] as? String == "summary")
+        #expect(summary["epochs"] as? Int == 3)
+        #expect(summary["frames"] as? Int == 6)
+        #expect(summary["outbound_matched"] as? Int == 3)
+        #expect(summary["outbound_mismatched"] as? Int == 0)
+        #expect(summary["end_of_recording"] as? Bool == true)
+    }
+
+    @Test("--reconnect runs the resilient stack on the replay's clock; a mismatched --send is reported")
+    func reconnecting() async throws {
+        let dir = try await imported(outageJSONL)
+        let (out, err, code) = await runWiretape(["replay", dir, "--speed", "max", "--reconnect", "--send", #"{"op":"unsub"}"#])
+        #expect(code == 0, "\(err)")
+        let lines = parseLines(out)
+        #expect(frames(lines) == ["a1", "a2", "b64:AAEC/w==", "b1", "c1", "c2"])
+        let summary = try #require(lines.last)
+        #expect(summary["outbound_mismatched"] as? Int == 3)
+        #expect(summary["refused"] as? Int == 1)
+        #expect(err.contains("mismatched"))
+    }
+
+    @Test("--mutate and --epoch select and change what is replayed")
+    func mutateAndSelect() async throws {
+        let dir = try await imported(outageJSONL)
+        let (out, err, code) = await runWiretape(["replay", dir, "--speed", "max", "--epoch", "1", "--mutate", "drop-frames:1:1:1"])
+        #expect(code == 0, "\(err)")
+        let lines = parseLines(out)
+        #expect(frames(lines) == ["a1", "b64:AAEC/w=="])
+        #expect(lines.last?["frames_dropped"] as? Int == 1)
+
+        let (_, bad, badCode) = await runWiretape(["replay", dir, "--mutate", "drop-frames:1:x:1"])
+        #expect(badCode != 0)
+        #expect(bad.contains("FROM"))
+        let (_, badSpeed, speedCode) = await runWiretape(["replay", dir, "--speed", "-3"])
+        #expect(speedCode != 0)
+        #expect(badSpeed.contains("--speed"))
+    }
+
+    @Test("a journal of imported frames replays as one connection; raw output equals cat's")
+    func rawEqualsCat() async throws {
+        var jsonl = ""
+        for i in 0..<200 {
+            jsonl += #"{"type":"frame","wall_ns":\#(1_800_000_000_000_000_000 + i * 1_000_000),"data":"frame \#(i) ✓"}"# + "\n"
+        }
+        let dir = try await imported(jsonl)
+        let (replayed, err, code) = await runWiretape(["replay", dir, "--speed", "max", "--format", "raw"])
+        #expect(code == 0, "\(err)")
+        let (catted, _, _) = await runWiretape(["cat", dir, "--format", "raw"])
+        #expect(replayed == catted)
+        #expect(replayed.split(separator: "\n").count == 200)
+        let (json, _, _) = await runWiretape(["replay", dir, "--speed", "max"])
+        let lines = parseLines(json)
+        #expect(lines.last?["epochs"] as? Int == 1)
+        #expect(lines.last?["frames"] as? Int == 200)
+    }
+
+    @Test("a journal recorded by the demo (a live feed through the resilient stack) replays with the same epochs, frames and outage causes")
+    func recordedDemoReplays() async throws {
+        let journal = tempDir() + "/demo"
+        let (_, demoErr, demoCode) = await runWiretape(["demo", "--journal", journal])
+        #expect(demoCode == 0, "\(demoErr)")
+        let (catted, _, _) = await runWiretape(["cat", journal, "--direction", "in"])
+        let recorded = parseLines(catted)
+        for args in [["--speed", "max"], ["--speed", "max", "--reconnect"], ["--speed", "20", "--reconnect"]] {
+            let (out, err, code) = await runWiretape(["replay", journal] + args)
+            #expect(code == 0, "\(args): \(err)")
+            let lines = parseLines(out)
+            let inFrames = lines.filter { $0["type"] as? String == "frame" && $0["dir"] as? String == "in" }
+            #expect(inFrames.map { $0["data"] as? String } == recorded.map { $0["data"] as? String }, "\(args)")
+            #expect(inFrames.map { $0["wall_ns"] as? Int } == recorded.map { $0["wall_ns"] as? Int }, "\(args)")
+            #expect(inFrames.map { $0["epoch"] as? Int } == recorded.map { $0["epoch"] as? Int }, "\(args)")
+            let edges = lines.filter { $0["type"] as? String == "lifecycle" }
+            if !args.contains("--reconnect") {
+                // Every edge is printed; under --reconnect the lifecycle watch may skip
+                // intermediate edges (latest-value semantics, as with `tap --reconnect`).
+                #expect(edges.contains { $0["close_code"] as? Int == 1011 }, "\(args)")
+                #expect(edges.contains { $0["error"] as? String == "connectionLost" }, "\(args)")
+                #expect(edges.contains { $0["close_code"] as? Int == 1001 }, "\(args)")
+            }
+            #expect(edges.last?["reconnects"] as? Int == 2, "\(args)")
+            #expect(lines.last?["epochs"] as? Int == 3)
+            #expect(lines.last?["end_of_recording"] as? Bool == true)
+        }
+    }
+}

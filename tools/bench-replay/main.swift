@@ -1,0 +1,127 @@
+// Replay benchmark: how fast ReplayConnector delivers a journal's frames.
+//
+//   bench-replay DIR [--runs 3] [--pacing-seconds 3]
+//
+// 1. decode floor: JournalCursor.nextView() over every record (no Frame built).
+// 2. as fast as possible: ReplayConnector on virtual time -> a consumer that only counts.
+// 3. x1 pacing: the first --pacing-seconds of the journal at recorded speed; for every frame
+//    |actual - scheduled| delivery time, p50 / p99 / max.
+import WireTapeCore
+import WireTapeJournal
+import WireTapeReplay
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func fail(_ s: String) -> Never {
+    print("bench-replay: \(s)")
+    exit(2)
+}
+
+var args = Array(CommandLine.arguments.dropFirst())
+guard let dir = args.first else { fail("usage: bench-replay DIR [--runs N] [--pacing-seconds S]") }
+args.removeFirst()
+var runs = 3
+var pacingSeconds = 3.0
+while !args.isEmpty {
+    let a = args.removeFirst()
+    guard let v = args.first else { fail("\(a) needs a value") }
+    args.removeFirst()
+    switch a {
+    case "--runs": runs = Int(v) ?? runs
+    case "--pacing-seconds": pacingSeconds = Double(v) ?? pacingSeconds
+    default: fail("unknown option \(a)")
+    }
+}
+
+func seconds(_ d: Duration) -> Double {
+    Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+}
+func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
+
+let request = ConnectRequest(url: try! WSURL("ws://replay.invalid/"))
+
+// 1. The decode floor.
+var floorRates: [Double] = []
+var totalFrames = 0
+for _ in 0..<runs {
+    let start = ContinuousClock.now
+    let c = try JournalCursor(directory: dir, options: ReadOptions(filter: RecordFilter(direction: .inbound)))
+    var n = 0
+    var bytes = 0
+    while let v = try c.nextView() {
+        n += 1
+        bytes &+= v.payload.count
+    }
+    totalFrames = n
+    floorRates.append(Double(n) / seconds(start.duration(to: .now)))
+}
+print("journal          \(dir): \(totalFrames) inbound frames")
+// 1b. Decode and build the frames a connection delivers (no stream, no consumer).
+var buildRates: [Double] = []
+for _ in 0..<runs {
+    let start = ContinuousClock.now
+    let c = try JournalCursor(directory: dir, options: ReadOptions(filter: RecordFilter(direction: .inbound)))
+    var n = 0
+    var sink = 0
+    while let v = try c.nextView() {
+        let frame: Frame =
+            v.opcode == .binary ? .binary(Array(v.payload)) : .text(String(decoding: v.payload, as: UTF8.self))
+        let f = InboundFrame(frame: frame, epoch: 1, received: ReceiveTimestamp(wallNanos: v.wallNanos, monotonicNanos: v.monoNanos))
+        sink &+= f.frame.byteCount
+        n += 1
+    }
+    buildRates.append(Double(n) / seconds(start.duration(to: .now)))
+    if sink == 0 { print("") }
+}
+print(String(format: "decode + Frame   %.2f M frames/s (what a connection builds, median of %d)", median(buildRates) / 1e6, runs))
+print(String(format: "decode floor     %.2f M frames/s (nextView, median of %d)", median(floorRates) / 1e6, runs))
+
+// 2. As fast as possible, to a consumer that only counts.
+var loadTimes: [Double] = []
+var rates: [Double] = []
+for _ in 0..<runs {
+    let t0 = ContinuousClock.now
+    let recording = try Recording.load(directory: dir)
+    loadTimes.append(seconds(t0.duration(to: .now)))
+    let replay = try ReplayConnector(recording: recording, options: ReplayOptions(pacing: .asFastAsPossible))
+    let start = ContinuousClock.now
+    var n = 0
+    while true {
+        let connection: WSConnection
+        do { connection = try await replay.connect(request) } catch { break }
+        do { for try await _ in connection.inbound { n += 1 } } catch {}
+    }
+    let elapsed = seconds(start.duration(to: .now))
+    guard n == recording.inboundCount else { fail("delivered \(n) of \(recording.inboundCount) frames") }
+    rates.append(Double(n) / elapsed)
+}
+print(String(format: "timeline load    %.1f ms (one pass over the journal, median)", median(loadTimes) * 1e3))
+print(String(format: "replay max speed %.2f M frames/s through ReplayConnector (median of %d; min %.2f, max %.2f)",
+    median(rates) / 1e6, runs, rates.min()! / 1e6, rates.max()! / 1e6))
+
+// 3. x1 pacing accuracy over the first seconds of the journal.
+do {
+    let first = try JournalCursor(directory: dir, options: ReadOptions(filter: RecordFilter(direction: .inbound))).nextView()
+    guard let first else { fail("empty journal") }
+    let to = first.wallNanos + Int64(pacingSeconds * 1e9)
+    let replay = try ReplayConnector(
+        directory: dir, selection: ReplaySelection(toWall: to), options: ReplayOptions(pacing: .recorded))
+    let connectedMono = replay.recording.epochs[0].connectedMono
+    let connection = try await replay.connect(request)
+    let t0 = ContinuousClock.now
+    var errors: [Double] = []
+    errors.reserveCapacity(replay.recording.inboundCount)
+    do {
+        for try await f in connection.inbound {
+            let actual = seconds(t0.duration(to: .now))
+            let scheduled = Double(f.received.monotonicNanos &- connectedMono) / 1e9
+            errors.append(abs(actual - scheduled))
+        }
+    } catch {}
+    errors.sort()
+    let p = { (q: Double) in errors[min(errors.count - 1, Int(Double(errors.count) * q))] * 1e3 }
+    print(String(format: "x1 pacing        %d frames over %.1f s: |actual - scheduled| p50 %.3f ms, p99 %.3f ms, max %.3f ms",
+        errors.count, pacingSeconds, p(0.5), p(0.99), errors.last! * 1e3))
+}
