@@ -5,7 +5,7 @@ import Testing
 /// A recorded session with outages, as JSON lines for `wiretape import`: epoch 1 ends with a
 /// peer close 1011, then one attempt is refused with 503 (Retry-After 1), epoch 2 is lost
 /// (1006), epoch 3 ends with the recorder's shutdown. Each epoch re-subscribes.
-let outageJSONL = """
+let replayOutageJSONL = """
 {"type":"session","epoch":0,"wall_ns":1800000000000000000,"mono_ns":1000000000,"phase":"start","url":"wss://venue.test/ws"}
 {"type":"lifecycle","epoch":0,"wall_ns":1800000000001000000,"mono_ns":1001000000,"state":"connecting"}
 {"type":"lifecycle","epoch":1,"wall_ns":1800000000010000000,"mono_ns":1010000000,"state":"connected"}
@@ -50,7 +50,7 @@ let outageJSONL = """
 
     @Test("replay prints tap's lines for every epoch and outage, then a summary; exit 0 at the end")
     func plain() async throws {
-        let dir = try await imported(outageJSONL)
+        let dir = try await imported(replayOutageJSONL)
         let (out, err, code) = await runWiretape(["replay", dir, "--speed", "max", "--send", #"{"op":"sub"}"#])
         #expect(code == 0, "\(err)")
         let lines = parseLines(out)
@@ -74,7 +74,7 @@ let outageJSONL = """
 
     @Test("--reconnect runs the resilient stack on the replay's clock; a mismatched --send is reported")
     func reconnecting() async throws {
-        let dir = try await imported(outageJSONL)
+        let dir = try await imported(replayOutageJSONL)
         let (out, err, code) = await runWiretape(["replay", dir, "--speed", "max", "--reconnect", "--send", #"{"op":"unsub"}"#])
         #expect(code == 0, "\(err)")
         let lines = parseLines(out)
@@ -87,7 +87,7 @@ let outageJSONL = """
 
     @Test("--mutate and --epoch select and change what is replayed")
     func mutateAndSelect() async throws {
-        let dir = try await imported(outageJSONL)
+        let dir = try await imported(replayOutageJSONL)
         let (out, err, code) = await runWiretape(["replay", dir, "--speed", "max", "--epoch", "1", "--mutate", "drop-frames:1:1:1"])
         #expect(code == 0, "\(err)")
         let lines = parseLines(out)
