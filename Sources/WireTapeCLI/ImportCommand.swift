@@ -38,7 +38,11 @@ public struct ImportCommand: AsyncParsableCommand {
         let fd: Int32 = input == "-" ? 0 : open(input, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw CommandError(.io, "cannot open \(input): \(String(cString: strerror(errno)))") }
         defer { if fd != 0 { close(fd) } }
-        let writer = try JournalWriter(directory: directory)
+        // A bulk import compresses each full block on a second thread while it parses the next
+        // (same bytes on disk; docs/journal-design.md, "Compression on a second thread").
+        var options = JournalWriterOptions()
+        options.compressOnSecondThread = true
+        let writer = try JournalWriter(directory: directory, options: options)
         if !writer.recovery.isClean {
             JournalOutput.current.warn("wiretape: recovered \(directory) before appending:\n\(writer.recovery)")
         }
