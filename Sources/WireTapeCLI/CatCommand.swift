@@ -69,7 +69,7 @@ public struct CatCommand: AsyncParsableCommand {
     public func run() async throws {
         let directory = journal.directory
         let sink = JournalOutput.current
-        let out = BufferedOutput(sink)
+        let out = OutputBuffer(sink)
         let cursor = try JournalCursor(
             directory: directory, options: ReadOptions(filter: filter, onCorruption: strict ? .stop : .skip, follow: follow))
         var reported = 0

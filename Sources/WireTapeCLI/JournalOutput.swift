@@ -63,7 +63,7 @@ public final class JournalOutput: Sendable {
 /// Collects output in one 1 MiB buffer and writes it in pieces of at least 512 KiB, for
 /// commands that print many lines (`cat`). Callers either append bytes or reserve room and
 /// encode into it directly (``reserve(_:)`` / ``commit(_:)``), so a line needs no allocation.
-final class BufferedOutput {
+final class OutputBuffer {
     let sink: JournalOutput
     /// The buffer's size; a single piece larger than this is written straight through.
     static let capacity = 1 << 20
@@ -130,5 +130,31 @@ final class BufferedOutput {
         guard count > 0 else { return }
         sink.write(UnsafeRawBufferPointer(start: base, count: count))
         count = 0
+    }
+}
+
+/// Collects output into 64 KiB chunks before writing, for commands that print many lines.
+struct BufferedOutput {
+    let sink: JournalOutput
+    var buffer: [UInt8] = []
+
+    init(_ sink: JournalOutput) {
+        self.sink = sink
+        buffer.reserveCapacity(80 << 10)
+    }
+
+    mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= 64 << 10 { flush() }
+    }
+
+    mutating func append(_ s: String) {
+        var s = s
+        s.withUTF8 { append(UnsafeRawBufferPointer($0)) }
+    }
+
+    mutating func flush() {
+        buffer.withUnsafeBytes { sink.write($0) }
+        buffer.removeAll(keepingCapacity: true)
     }
 }

@@ -127,9 +127,9 @@ enum RecordJSON {
     /// bytes as `line(view.record) + "\n"` (field order, escaping, UTF-8 check), without
     /// building a String or copying the payload first. Frames whose worst-case line does not
     /// fit the buffer take the String path.
-    static func appendFrameLine(_ v: RecordView, to out: BufferedOutput) {
+    static func appendFrameLine(_ v: RecordView, to out: OutputBuffer) {
         let bound = frameLineBound(payloadCount: v.payload.count)
-        guard bound <= BufferedOutput.capacity else {
+        guard bound <= OutputBuffer.capacity else {
             out.append(line(v.record))
             out.append(byte: 10)
             return
