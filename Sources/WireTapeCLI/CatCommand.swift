@@ -69,23 +69,35 @@ public struct CatCommand: AsyncParsableCommand {
     public func run() async throws {
         let directory = journal.directory
         let sink = JournalOutput.current
-        var out = BufferedOutput(sink)
+        let out = OutputBuffer(sink)
         let cursor = try JournalCursor(
             directory: directory, options: ReadOptions(filter: filter, onCorruption: strict ? .stop : .skip, follow: follow))
         var reported = 0
-        func emit(_ r: JournalRecord) {
+        // raw and jsonl read borrowed views (no payload copy, no per-record allocation for
+        // frames) and encode straight into the output buffer; pretty is for people.
+        let format = self.format
+        func drain() throws(JournalError) {
             switch format {
-            case .jsonl:
-                out.append(RecordJSON.line(r))
-                out.append("\n")
             case .raw:
-                if case .frame(_, _, let payload) = r.body {
-                    payload.withUnsafeBytes { out.append($0) }
-                    out.append("\n")
+                while let v = try cursor.nextView() {
+                    guard v.body == nil else { continue }
+                    out.append(v.payload)
+                    out.append(byte: 10)
+                }
+            case .jsonl:
+                while let v = try cursor.nextView() {
+                    if let body = v.body {
+                        out.append(RecordJSON.line(body, seq: v.seq, epoch: v.epoch, wallNanos: v.wallNanos, monoNanos: v.monoNanos))
+                        out.append(byte: 10)
+                    } else {
+                        RecordJSON.appendFrameLine(v, to: out)
+                    }
                 }
             case .pretty:
-                out.append(Self.pretty(r))
-                out.append("\n")
+                while let r = try cursor.next() {
+                    out.append(Self.pretty(r))
+                    out.append(byte: 10)
+                }
             }
         }
         func warnNew() {
@@ -96,7 +108,7 @@ public struct CatCommand: AsyncParsableCommand {
         }
         do {
             while true {
-                while let r = try cursor.next() { emit(r) }
+                try drain()
                 out.flush()
                 warnNew()
                 if !follow || Task.isCancelled { break }

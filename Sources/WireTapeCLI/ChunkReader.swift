@@ -2,56 +2,82 @@
 import Glibc
 #endif
 
-/// Reads a file descriptor in 1 MiB chunks: exact-size reads and lines.
-struct ChunkReader {
+/// Reads a file descriptor in large chunks (4 MiB reads) into one buffer that callers parse
+/// in place: ``buffered`` exposes the unread bytes without copying, ``consume(_:)`` moves past
+/// them, ``fill(toHold:)`` reads more. Lines (``readLine()``) are copied out, one per call.
+final class ChunkReader {
     let fd: Int32
-    var buffer: [UInt8] = []
-    var start = 0
-    var eof = false
+    /// Bytes asked of the kernel per read.
+    static let chunk = 4 << 20
+    private var base: UnsafeMutableRawPointer
+    private var capacity: Int
+    private var start = 0
+    private var end = 0
+    private(set) var eof = false
 
-    init(fd: Int32) { self.fd = fd }
-
-    private mutating func fill() throws -> Bool {
-        if eof { return false }
-        if start > 0 {
-            buffer.removeSubrange(0..<start)
-            start = 0
-        }
-        let old = buffer.count
-        buffer.reserveCapacity(old + (1 << 20))
-        buffer.append(contentsOf: repeatElement(0, count: 1 << 20))
-        let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + old, 1 << 20) }
-        if n < 0 { throw CommandError(.io, "read failed: \(String(cString: strerror(errno)))") }
-        buffer.removeLast((1 << 20) - n)
-        if n == 0 { eof = true }
-        return n > 0
+    init(fd: Int32) {
+        self.fd = fd
+        capacity = 2 * Self.chunk
+        base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
     }
 
-    /// Exactly `n` bytes, fewer at the end of input, nil when nothing is left.
-    mutating func read(_ n: Int) throws -> ArraySlice<UInt8>? {
-        while buffer.count - start < n { if try !fill() { break } }
-        if buffer.count == start { return nil }
-        let end = min(start + n, buffer.count)
-        defer { start = end }
-        return buffer[start..<end]
+    deinit { base.deallocate() }
+
+    /// The bytes read and not consumed yet (valid until the next ``fill(toHold:)``).
+    var buffered: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base + start, count: end - start) }
+
+    /// Moves past `n` buffered bytes.
+    func consume(_ n: Int) {
+        precondition(n <= end - start)
+        start += n
+    }
+
+    /// Reads until at least `n` bytes are buffered or the input ends; true when `n` are.
+    func fill(toHold n: Int) throws -> Bool {
+        while end - start < n {
+            if eof { return false }
+            if capacity - end < Self.chunk || capacity - start < n {
+                // Move the unread tail to the front, growing when one piece needs more room.
+                let live = end - start
+                let needed = max(n, live) + Self.chunk
+                if needed > capacity {
+                    let bigger = UnsafeMutableRawPointer.allocate(byteCount: needed, alignment: 16)
+                    bigger.copyMemory(from: base + start, byteCount: live)
+                    base.deallocate()
+                    base = bigger
+                    capacity = needed
+                } else if start > 0 {
+                    memmove(base, base + start, live)
+                }
+                start = 0
+                end = live
+            }
+            let r = Glibc.read(fd, base + end, capacity - end)
+            if r < 0 {
+                if errno == EINTR { continue }
+                throw CommandError(.io, "read failed: \(String(cString: strerror(errno)))")
+            }
+            if r == 0 { eof = true } else { end += r }
+        }
+        return true
     }
 
     /// The next line without its newline, nil at the end of input.
-    mutating func readLine() throws -> ArraySlice<UInt8>? {
-        var scanFrom = start
+    func readLine() throws -> ArraySlice<UInt8>? {
+        var scanned = 0
         while true {
-            if let nl = buffer[scanFrom...].firstIndex(of: 10) {
-                defer { start = nl + 1 }
-                return buffer[start..<nl]
+            let avail = buffered
+            if let nl = avail[scanned...].firstIndex(of: 10) {
+                defer { start += nl + 1 }
+                return ArraySlice(UnsafeRawBufferPointer(rebasing: avail[..<nl]))
             }
-            scanFrom = buffer.count
-            let consumed = start
-            if try !fill() {
-                if buffer.count == start { return nil }
-                defer { start = buffer.count }
-                return buffer[start...]
+            scanned = avail.count
+            if try !fill(toHold: avail.count + 1) {
+                let rest = buffered
+                if rest.isEmpty { return nil }
+                defer { start = end }
+                return ArraySlice(rest)
             }
-            scanFrom -= consumed
         }
     }
 }

@@ -38,7 +38,11 @@ public struct ImportCommand: AsyncParsableCommand {
         let fd: Int32 = input == "-" ? 0 : open(input, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw CommandError(.io, "cannot open \(input): \(String(cString: strerror(errno)))") }
         defer { if fd != 0 { close(fd) } }
-        let writer = try JournalWriter(directory: directory)
+        // A bulk import compresses each full block on a second thread while it parses the next
+        // (same bytes on disk; docs/journal-design.md, "Compression on a second thread").
+        var options = JournalWriterOptions()
+        options.compressOnSecondThread = true
+        let writer = try JournalWriter(directory: directory, options: options)
         if !writer.recovery.isClean {
             JournalOutput.current.warn("wiretape: recovered \(directory) before appending:\n\(writer.recovery)")
         }
@@ -58,37 +62,50 @@ public struct ImportCommand: AsyncParsableCommand {
 
     private var inputName: String { input == "-" ? "stdin" : input }
 
+    /// Parses frames in place in the reader's buffer and hands each payload pointer straight
+    /// to the writer: no per-frame copy or allocation.
     private func importFrames(fd: Int32, writer: JournalWriter) throws -> Int {
-        var reader = ChunkReader(fd: fd)
+        let reader = ChunkReader(fd: fd)
+        let maxRecord = writer.options.maxRecordBytes
         var count = 0
         var offset: UInt64 = 0
         func fail(_ why: String) -> CommandError {
             CommandError(.badInput, "\(inputName): frame \(count + 1) at byte \(offset): \(why); \(count) frames were imported")
         }
-        while true {
-            guard let head = try reader.read(12) else { break }
-            guard head.count == 12 else { throw fail("truncated header (\(head.count) of 12 bytes)") }
-            let len = head.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }
-            let time = head.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 4, as: UInt64.self)) }
-            guard Int(len) <= writer.options.maxRecordBytes else {
-                throw fail("length \(len) exceeds the \(writer.options.maxRecordBytes)-byte record limit (not a frames file?)")
+        // Bytes the next frame needs buffered: its 12-byte header, then header and payload.
+        var need = 12
+        while try reader.fill(toHold: need) || !reader.buffered.isEmpty {
+            let buf = reader.buffered
+            guard buf.count >= need else {
+                throw fail(need == 12 ? "truncated header (\(buf.count) of 12 bytes)" : "truncated payload (\(need - 12) bytes declared)")
             }
-            guard let payload = try reader.read(Int(len)), payload.count == Int(len) else {
-                throw fail("truncated payload (\(len) bytes declared)")
+            var i = 0
+            need = 12
+            while buf.count - i >= 12 {
+                let len = Int(UInt32(littleEndian: buf.loadUnaligned(fromByteOffset: i, as: UInt32.self)))
+                guard len <= maxRecord else {
+                    reader.consume(i)
+                    throw fail("length \(len) exceeds the \(maxRecord)-byte record limit (not a frames file?)")
+                }
+                guard buf.count - i - 12 >= len else {
+                    need = 12 + len
+                    break
+                }
+                let time = UInt64(littleEndian: buf.loadUnaligned(fromByteOffset: i + 4, as: UInt64.self))
+                try writer.appendFrame(
+                    direction: .inbound, opcode: .text, payload: UnsafeRawBufferPointer(rebasing: buf[(i + 12)..<(i + 12 + len)]),
+                    epoch: 0, at: ReceiveTimestamp(wallNanos: Int64(bitPattern: time), monotonicNanos: time))
+                i += 12 + len
+                offset += 12 + UInt64(len)
+                count += 1
             }
-            try payload.withUnsafeBytes { p in
-                _ = try writer.appendFrame(
-                    direction: .inbound, opcode: .text, payload: p, epoch: 0,
-                    at: ReceiveTimestamp(wallNanos: Int64(bitPattern: time), monotonicNanos: time))
-            }
-            offset += 12 + UInt64(len)
-            count += 1
+            reader.consume(i)
         }
         return count
     }
 
     private func importJSONLines(fd: Int32, writer: JournalWriter) throws -> Int {
-        var reader = ChunkReader(fd: fd)
+        let reader = ChunkReader(fd: fd)
         var lineNo = 0
         var count = 0
         func fail(_ why: String) -> CommandError {

@@ -78,6 +78,79 @@ public final class JournalOutput: Sendable {
         exit(141)
     }}
 
+/// Collects output in one 1 MiB buffer and writes it in pieces of at least 512 KiB, for
+/// commands that print many lines (`cat`). Callers either append bytes or reserve room and
+/// encode into it directly (``reserve(_:)`` / ``commit(_:)``), so a line needs no allocation.
+final class OutputBuffer {
+    let sink: JournalOutput
+    /// The buffer's size; a single piece larger than this is written straight through.
+    static let capacity = 1 << 20
+    /// Fill level at which the buffer is written out.
+    static let flushAt = 512 << 10
+    private let base: UnsafeMutableRawPointer
+    private(set) var count = 0
+
+    init(_ sink: JournalOutput) {
+        self.sink = sink
+        base = UnsafeMutableRawPointer.allocate(byteCount: Self.capacity, alignment: 16)
+    }
+
+    deinit { base.deallocate() }
+
+    /// Appends bytes (a piece larger than the buffer is written straight through).
+    @inline(__always)
+    func append(_ bytes: UnsafeRawBufferPointer) {
+        if bytes.count > Self.capacity - count {
+            flush()
+            if bytes.count > Self.capacity {
+                sink.write(bytes)
+                return
+            }
+        }
+        if let b = bytes.baseAddress { (base + count).copyMemory(from: b, byteCount: bytes.count) }
+        count += bytes.count
+        if count >= Self.flushAt { flush() }
+    }
+
+    /// Appends one byte.
+    @inline(__always)
+    func append(byte: UInt8) {
+        if count == Self.capacity { flush() }
+        base.storeBytes(of: byte, toByteOffset: count, as: UInt8.self)
+        count += 1
+        if count >= Self.flushAt { flush() }
+    }
+
+    /// Appends a string's UTF-8 bytes.
+    func append(_ s: String) {
+        var s = s
+        s.withUTF8 { append(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Room for at least `n` bytes (n ≤ ``capacity``) at the end of the buffer; write into it,
+    /// then ``commit(_:)`` what was written.
+    @inline(__always)
+    func reserve(_ n: Int) -> UnsafeMutablePointer<UInt8> {
+        precondition(n <= Self.capacity)
+        if n > Self.capacity - count { flush() }
+        return (base + count).assumingMemoryBound(to: UInt8.self)
+    }
+
+    /// Takes `n` bytes written after ``reserve(_:)`` into the buffer.
+    @inline(__always)
+    func commit(_ n: Int) {
+        count += n
+        if count >= Self.flushAt { flush() }
+    }
+
+    /// Writes out what is buffered.
+    func flush() {
+        guard count > 0 else { return }
+        sink.write(UnsafeRawBufferPointer(start: base, count: count))
+        count = 0
+    }
+}
+
 /// Collects output into 64 KiB chunks before writing, for commands that print many lines.
 struct BufferedOutput {
     let sink: JournalOutput

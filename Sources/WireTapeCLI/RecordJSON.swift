@@ -117,6 +117,168 @@ enum RecordJSON {
         }
     }
 
+    // MARK: Encoding frames into an output buffer (the `cat` fast path)
+
+    /// The most bytes ``appendFrameLine(_:to:)`` writes for a payload of `n` bytes: the fixed
+    /// members plus six bytes per payload byte (`\u00XX`, the worst escape; base64 needs less).
+    static func frameLineBound(payloadCount n: Int) -> Int { 256 + 6 * n }
+
+    /// Appends the JSON line of a frame view and its newline straight into `out`: the same
+    /// bytes as `line(view.record) + "\n"` (field order, escaping, UTF-8 check), without
+    /// building a String or copying the payload first. Frames whose worst-case line does not
+    /// fit the buffer take the String path.
+    static func appendFrameLine(_ v: RecordView, to out: OutputBuffer) {
+        let bound = frameLineBound(payloadCount: v.payload.count)
+        guard bound <= OutputBuffer.capacity else {
+            out.append(line(v.record))
+            out.append(byte: 10)
+            return
+        }
+        let start = out.reserve(bound)
+        var p = start
+        @inline(__always) func put(_ s: StaticString) {
+            p.update(from: s.utf8Start, count: s.utf8CodeUnitCount)
+            p += s.utf8CodeUnitCount
+        }
+        put(#"{"type":"frame","seq":"#)
+        p = writeDecimal(v.seq, at: p)
+        put(#","epoch":"#)
+        p = writeDecimal(v.epoch, at: p)
+        put(#","wall_ns":"#)
+        if v.wallNanos < 0 {
+            p.pointee = UInt8(ascii: "-")
+            p += 1
+        }
+        p = writeDecimal(v.wallNanos.magnitude, at: p)
+        put(#","mono_ns":"#)
+        p = writeDecimal(v.monoNanos, at: p)
+        put(v.kind == .inboundFrame ? #","dir":"in""# : #","dir":"out""#)
+        if v.opcode == .text {
+            put(#","opcode":"text""#)
+            if isValidUTF8(v.payload) {
+                put(#","data":""#)
+                p = writeEscaped(v.payload, at: p)
+            } else {
+                put(#","data_b64":""#)
+                p = writeBase64(v.payload, at: p)
+            }
+        } else {
+            put(#","opcode":"binary","data_b64":""#)
+            p = writeBase64(v.payload, at: p)
+        }
+        put("}\n")
+        out.commit(p - start)
+    }
+
+    @inline(__always)
+    private static func writeDecimal(_ value: UInt64, at p: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch for up to 20 digits
+        return withUnsafeMutableBytes(of: &digits) { d in
+            var v = value
+            var i = 24
+            repeat {
+                i -= 1
+                d[i] = UInt8(truncatingIfNeeded: v % 10) &+ 48
+                v /= 10
+            } while v != 0
+            let n = 24 - i
+            p.update(from: d.baseAddress!.assumingMemoryBound(to: UInt8.self) + i, count: n)
+            return p + n
+        }
+    }
+
+    private static let hexDigits: StaticString = "0123456789abcdef"
+
+    /// Writes `bytes` as the inside of a JSON string, escaped as ``JSONLine/appendString(_:to:)`` does.
+    @inline(__always)
+    private static func writeEscaped(_ bytes: UnsafeRawBufferPointer, at start: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        var p = start
+        let hex = hexDigits.utf8Start
+        for b in bytes {
+            if b >= 0x20 && b != 0x22 && b != 0x5C {
+                p.pointee = b
+                p += 1
+                continue
+            }
+            p.pointee = 92
+            switch b {
+            case 0x22: p[1] = 0x22; p += 2
+            case 0x5C: p[1] = 0x5C; p += 2
+            case 0x0A: p[1] = UInt8(ascii: "n"); p += 2
+            case 0x0D: p[1] = UInt8(ascii: "r"); p += 2
+            case 0x09: p[1] = UInt8(ascii: "t"); p += 2
+            default:
+                p[1] = UInt8(ascii: "u"); p[2] = 48; p[3] = 48
+                p[4] = hex[Int(b >> 4)]; p[5] = hex[Int(b & 15)]
+                p += 6
+            }
+        }
+        p.pointee = 0x22
+        return p + 1
+    }
+
+    private static let base64Alphabet: StaticString = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+    /// Writes `data` as base64 (as ``Base64/encode(_:)``) and the closing quote.
+    private static func writeBase64(_ data: UnsafeRawBufferPointer, at start: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        var p = start
+        let a = base64Alphabet.utf8Start
+        var i = 0
+        while i + 3 <= data.count {
+            let n = UInt32(data[i]) << 16 | UInt32(data[i + 1]) << 8 | UInt32(data[i + 2])
+            p[0] = a[Int(n >> 18 & 63)]; p[1] = a[Int(n >> 12 & 63)]
+            p[2] = a[Int(n >> 6 & 63)]; p[3] = a[Int(n & 63)]
+            p += 4
+            i += 3
+        }
+        let rest = data.count - i
+        if rest > 0 {
+            let n = UInt32(data[i]) << 16 | (rest == 2 ? UInt32(data[i + 1]) << 8 : 0)
+            p[0] = a[Int(n >> 18 & 63)]; p[1] = a[Int(n >> 12 & 63)]
+            p[2] = rest == 2 ? a[Int(n >> 6 & 63)] : UInt8(ascii: "=")
+            p[3] = UInt8(ascii: "=")
+            p += 4
+        }
+        p.pointee = 0x22
+        return p + 1
+    }
+
+    /// Whether `bytes` is well-formed UTF-8, by the rule `String(validating:as: UTF8.self)`
+    /// applies (no overlong forms, no surrogates, nothing above U+10FFFF).
+    static func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let n = bytes.count
+        guard n > 0, let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return true }
+        var i = 0
+        while i < n {
+            // Eight ASCII bytes at a time.
+            while i + 8 <= n, UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self) & 0x8080_8080_8080_8080 == 0 { i += 8 }
+            if i >= n { break }
+            let b0 = base[i]
+            if b0 < 0x80 { i += 1; continue }
+            @inline(__always) func cont(_ k: Int) -> Bool { i + k < n && base[i + k] & 0xC0 == 0x80 }
+            switch b0 {
+            case 0xC2...0xDF:
+                guard cont(1) else { return false }
+                i += 2
+            case 0xE0...0xEF:
+                guard cont(1), cont(2) else { return false }
+                let b1 = base[i + 1]
+                if b0 == 0xE0 && b1 < 0xA0 { return false }
+                if b0 == 0xED && b1 > 0x9F { return false }
+                i += 3
+            case 0xF0...0xF4:
+                guard cont(1), cont(2), cont(3) else { return false }
+                let b1 = base[i + 1]
+                if b0 == 0xF0 && b1 < 0x90 { return false }
+                if b0 == 0xF4 && b1 > 0x8F { return false }
+                i += 4
+            default:
+                return false
+            }
+        }
+        return true
+    }
+
     // MARK: Decoding
 
     /// Parses one JSON line into a record; `nextSeq` is used when the line has no `seq`.

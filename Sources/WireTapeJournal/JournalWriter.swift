@@ -43,6 +43,16 @@ public struct JournalWriterOptions: Sendable {
     public var lz4Acceleration: Int32 = 1
     /// The largest record payload accepted (default 64 MiB).
     public var maxRecordBytes: Int = 64 << 20
+    /// Compress full blocks on a second thread while the next block fills (default false).
+    ///
+    /// The writer still writes every block itself, on the caller's thread, at the first
+    /// append after its compression ends (or at ``JournalWriter/flush()``,
+    /// ``JournalWriter/flushIfDue(monoNanos:)``, ``JournalWriter/sync()``,
+    /// ``JournalWriter/close()``), so a full block waits in memory for a compression time
+    /// (~0.1 ms for 64 KiB) plus one append; a failed write throws from that call, the file is
+    /// cut back and the block is retried at the next one. Stored bytes are identical. Used by
+    /// `wiretape import`; see docs/journal-design.md ("Compression on a second thread").
+    public var compressOnSecondThread: Bool = false
 
     /// Creates the default options.
     public init() {}
@@ -77,8 +87,11 @@ public final class JournalWriter {
     private var syncer: BackgroundSyncer?
 
     // Pending block.
-    private let raw: GrowableBytes
-    private let out: GrowableBytes
+    /// The block taken from the builder, being compressed or waiting to be written.
+    private let taken: TakenBlock
+    private var takenState = TakenState.none
+    private enum TakenState { case none, compressing, ready }
+    private var compressor: CompressionThread?
     private let scratch = GrowableBytes(capacity: 1024)
     private let builder: BlockBuilder
     private var pendingCount: UInt32 = 0
@@ -173,9 +186,8 @@ public final class JournalWriter {
         recovery = report
         wallBacksteps = try index.wallBacksteps()
         indexedMaxWall = try index.maxWall()
-        raw = GrowableBytes(capacity: options.blockSize + 4096)
+        taken = TakenBlock(blockSize: options.blockSize)
         builder = BlockBuilder(capacity: options.blockSize)
-        out = GrowableBytes(capacity: options.blockSize + options.blockSize / 255 + 4096)
         if let l = report.lastSeq { writtenThroughSeq = l }
         if let used = report.highestSeqUsed {
             // Never reuse a number that a damaged (unreadable) record may hold.
@@ -201,6 +213,10 @@ public final class JournalWriter {
             s.setFile(segment)
             s.start()
             syncer = s
+        }
+        if options.compressOnSecondThread {
+            let c = CompressionThread(acceleration: options.lz4Acceleration)
+            if c.start() { compressor = c }
         }
     }
 
@@ -252,7 +268,19 @@ public final class JournalWriter {
         if epoch < minEpoch { minEpoch = epoch }
         if epoch > maxEpoch { maxEpoch = epoch }
         kinds[kind] += 1
-        if builder.rawCount >= options.blockSize { try flush() }
+        if let c = compressor {
+            // Write the block compressed on the second thread as soon as it is ready.
+            if takenState == .compressing, c.isDone { try writeTakenBlock() }
+            if builder.rawCount >= options.blockSize {
+                if let e = syncer?.takeFailure() { throw e }
+                try writeTakenBlock()
+                takePending()
+                takenState = .compressing
+                c.submit(taken)
+            }
+        } else if builder.rawCount >= options.blockSize {
+            try flush()
+        }
     }
 
     /// Appends a data frame without copying the payload into an intermediate array.
@@ -341,6 +369,7 @@ public final class JournalWriter {
     /// - Throws: ``JournalError`` when the write fails.
     public func flushIfDue(monoNanos: UInt64) throws(JournalError) {
         try checkOpen()
+        try writeTakenBlock()
         if pendingCount > 0 && Int64(bitPattern: monoNanos &- blockFirstMono) >= Int64(options.maxBlockAgeNanos) {
             try flush()
         }
@@ -353,61 +382,94 @@ public final class JournalWriter {
     public func flush() throws(JournalError) {
         // A failed background sync is reported at the next block write.
         if let e = syncer?.takeFailure() { throw e }
+        try writeTakenBlock()
         guard pendingCount > 0 else { return }
-        let estimate = UInt64(JournalFormat.blockHeaderSize + builder.rawCount)
+        takePending()
+        taken.compress(acceleration: options.lz4Acceleration)
+        takenState = .ready
+        try writeTakenBlock()
+    }
+
+    /// Moves the pending records into ``taken`` (assembled, with their summary) and starts
+    /// an empty pending block. ``taken`` must be free.
+    private func takePending() {
+        precondition(takenState == .none)
+        let t = taken
+        builder.assemble(into: t.raw)
+        t.summary = BlockHeader(
+            codec: 0, storedLength: 0, rawLength: 0, recordCount: pendingCount, payloadCRC: 0,
+            firstSeq: blockFirstSeq, lastSeq: blockLastSeq, minWall: minWall, maxWall: maxWall,
+            minEpoch: minEpoch, maxEpoch: maxEpoch)
+        t.firstMono = blockFirstMono
+        t.kinds = kinds
+        t.payloadBytes = payloadBytes
+        t.lifecycle.removeAll(keepingCapacity: true)
+        t.lifecycle += pendingLifecycle
+        t.sessions.removeAll(keepingCapacity: true)
+        t.sessions += pendingSessions
+        // Reset the pending block.
+        pendingLifecycle.removeAll(keepingCapacity: true)
+        pendingSessions.removeAll(keepingCapacity: true)
+        pendingCount = 0
+        builder.reset(firstSeq: 0)
+        builder.shrink(to: options.blockSize)
+        minWall = .max; maxWall = .min; minEpoch = .max; maxEpoch = .min
+        kinds = KindCounts()
+        payloadBytes = 0
+    }
+
+    /// Writes the taken block (waiting for its compression first), rotating the segment
+    /// first when it is full or old. On failure the file is cut back to its previous length
+    /// and the block stays taken, so a later call retries it.
+    private func writeTakenBlock() throws(JournalError) {
+        switch takenState {
+        case .none: return
+        case .compressing:
+            compressor!.wait()
+            takenState = .ready
+        case .ready: break
+        }
+        let t = taken
+        let h = t.summary
+        let estimate = UInt64(JournalFormat.blockHeaderSize + t.raw.count)
         if segment != nil, segmentBlocks > 0 {
             let tooBig = segmentSize + estimate + UInt64(JournalFormat.sealSize) > options.maxSegmentBytes
-            let tooOld = segmentFirstMono.map { Int64(bitPattern: blockFirstMono &- $0) >= Int64(options.maxSegmentAgeNanos) } ?? false
+            let tooOld = segmentFirstMono.map { Int64(bitPattern: t.firstMono &- $0) >= Int64(options.maxSegmentAgeNanos) } ?? false
             if tooBig || tooOld { try sealSegment() }
         }
-        if segment == nil { try createSegment() }
-        builder.assemble(into: raw)
-        let header = BlockCompressor.encodeBlock(
-            raw.bytes, into: out, acceleration: options.lz4Acceleration,
-            summary: BlockHeader(
-                codec: 0, storedLength: 0, rawLength: 0, recordCount: pendingCount, payloadCRC: 0,
-                firstSeq: blockFirstSeq, lastSeq: blockLastSeq, minWall: minWall, maxWall: maxWall,
-                minEpoch: minEpoch, maxEpoch: maxEpoch))
-        let storedCount = Int(header.storedLength)
+        if segment == nil { try createSegment(firstSeq: h.firstSeq, minWall: h.minWall) }
+        let storedCount = Int(t.header.storedLength)
         let f = segment!
         do throws(JournalError) {
-            try f.write(out.bytes, at: segmentSize)
+            try f.write(t.out.bytes, at: segmentSize)
         } catch {
             try? f.truncate(to: segmentSize)
             throw error
         }
         let offset = segmentSize
-        segmentSize += UInt64(out.count)
-        if segmentBlocks == 0 { segmentFirstSeq = blockFirstSeq }
-        if segmentFirstMono == nil { segmentFirstMono = blockFirstMono }
+        segmentSize += UInt64(t.out.count)
+        if segmentBlocks == 0 { segmentFirstSeq = h.firstSeq }
+        if segmentFirstMono == nil { segmentFirstMono = t.firstMono }
         segmentBlocks += 1
-        segmentRecords += UInt64(pendingCount)
-        segmentLastSeq = blockLastSeq
-        writtenThroughSeq = blockLastSeq
+        segmentRecords += UInt64(h.recordCount)
+        segmentLastSeq = h.lastSeq
+        writtenThroughSeq = h.lastSeq
         indexBlocks.append(BlockIndexRow(
-            firstSeq: blockFirstSeq, lastSeq: blockLastSeq, segment: segmentName, offset: offset,
-            storedLength: UInt32(storedCount), rawLength: UInt32(raw.count), recordCount: pendingCount,
-            minWall: minWall, maxWall: maxWall, minEpoch: minEpoch, maxEpoch: maxEpoch, kinds: kinds,
-            payloadBytes: payloadBytes))
-        indexLifecycle += pendingLifecycle
-        indexSessions += pendingSessions
-        // Reset the pending block.
-        pendingLifecycle.removeAll(keepingCapacity: true)
-        pendingSessions.removeAll(keepingCapacity: true)
-        pendingCount = 0
-        raw.clear()
-        raw.shrink(to: options.blockSize + 4096)
-        builder.reset(firstSeq: 0)
-        builder.shrink(to: options.blockSize)
-        out.shrink(to: options.blockSize + options.blockSize / 255 + 4096)
-        minWall = .max; maxWall = .min; minEpoch = .max; maxEpoch = .min
-        kinds = KindCounts()
-        payloadBytes = 0
+            firstSeq: h.firstSeq, lastSeq: h.lastSeq, segment: segmentName, offset: offset,
+            storedLength: UInt32(storedCount), rawLength: UInt32(t.raw.count), recordCount: h.recordCount,
+            minWall: h.minWall, maxWall: h.maxWall, minEpoch: h.minEpoch, maxEpoch: h.maxEpoch, kinds: t.kinds,
+            payloadBytes: t.payloadBytes))
+        indexLifecycle += t.lifecycle
+        indexSessions += t.sessions
+        takenState = .none
+        t.raw.clear()
+        t.raw.shrink(to: options.blockSize + 4096)
+        t.out.shrink(to: options.blockSize + options.blockSize / 255 + 4096)
         switch options.durability {
         case .everyBlock:
             try f.sync()
-            inlineSynced = blockLastSeq
-        case .interval: syncer?.markDirty(blockLastSeq)
+            inlineSynced = h.lastSeq
+        case .interval: syncer?.markDirty(h.lastSeq)
         case .never: break
         }
         if indexBlocks.count >= options.indexBatchBlocks { try commitIndex() }
@@ -438,7 +500,7 @@ public final class JournalWriter {
         indexSessions.removeAll(keepingCapacity: true)
     }
 
-    private func createSegment() throws(JournalError) {
+    private func createSegment(firstSeq blockFirstSeq: UInt64, minWall: Int64) throws(JournalError) {
         let name = JournalFormat.segmentFileName(firstSeq: blockFirstSeq)
         let path = joinPath(directory, name)
         let created = minWall == .max ? 0 : minWall
@@ -510,6 +572,9 @@ public final class JournalWriter {
         guard !closed else { return }
         defer {
             closed = true
+            if takenState == .compressing { compressor?.wait() }
+            compressor?.stop()
+            compressor = nil
             syncer?.stop()
             syncer = nil
             lock = nil
