@@ -97,7 +97,7 @@ let package = Package(
             exclude: ["run.sh", "corpus"]),
         .executableTarget(
             name: "bench-journal", dependencies: ["WireTapeJournal", "WireTapeCore"], path: "tools/bench-journal",
-            exclude: ["run.sh"]),
+            exclude: ["run.sh", "cli.sh"]),
         .executableTarget(
             name: "bench-replay", dependencies: ["WireTapeReplay", "WireTapeJournal", "WireTapeCore"], path: "tools/bench-replay",
             exclude: ["run.sh"]),
