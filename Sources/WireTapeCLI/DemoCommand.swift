@@ -1,8 +1,10 @@
+import Foundation
 import ArgumentParser
 import Synchronization
 import WireTapeCore
 import WireTapeJournal
 import WireTapeNIO
+import WireTapeRecorder
 import WireTapeResilience
 
 #if canImport(Glibc)
@@ -11,45 +13,89 @@ import Glibc
 
 /// `wiretape demo`: the main job on an embedded default, with no network needed.
 public struct DemoCommand: AsyncParsableCommand {
-    /// The command's description.
     public static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Record a built-in demo feed with outages into a journal, then show what happened.",
+        abstract: "Record a built-in demo feed with outages into a journal, show what happened, then replay it.",
         discussion: """
             Starts a synthetic BTCUSDT trade feed on 127.0.0.1 (a random port) that stages three \
-            outages: a 1011 close, a dropped TCP connection, and a 1001 restart. A reconnecting \
-            session records every frame and lifecycle edge into a journal; then `wiretape info` \
-            and `wiretape gaps` show what was recorded. Pass --json-lines to also see every \
-            frame and edge live.
+            outages: a 1011 close, a dropped TCP connection, and a 1001 restart. `wiretape record`'s \
+            recorder (under a reconnecting session, as in production) records every frame, connect \
+            attempt and lifecycle edge into a journal; `wiretape info` and `wiretape gaps` show what \
+            was recorded; then the journal is replayed at x20 through the reconnecting stack (as an \
+            adapter under test would meet it) and the recorded and replayed lifecycle edges are \
+            printed side by side. Pass --json-lines to also see every frame and edge live.
             """)
 
-    /// Where to write the journal.
     @Option(help: "The journal directory to create (default: a new directory under /tmp).")
     var journal: String?
 
-    /// Whether to print every line.
     @Flag(name: .customLong("json-lines"), help: "Print every frame and lifecycle edge as JSON lines on stdout.")
     var jsonLines = false
 
-    /// Creates the command (used by the argument parser).
     public init() {}
 
-    /// Runs the demo.
     public func run() async throws {
         let directory = try journal ?? Self.makeTemporaryDirectory()
+        if let existing = try? FileManager.default.contentsOfDirectory(atPath: directory), !existing.isEmpty {
+            throw ValidationError("\(directory) is not empty: the demo records into a new journal (omit --journal for one under /tmp)")
+        }
         let server = try await DemoFeedServer.start()
         StandardOutput.warn("demo: feed listening on \(server.url); recording into \(directory)")
-        let writer = try JournalWriter(directory: directory)
-        let summary = try await DemoRecording(url: server.url, printLines: jsonLines, expectedOutages: DemoFeedServer.defaultSteps.count)
-            .run(writer: writer)
+        let recorder = try Recorder(directory: directory)
+        let summary = await DemoRecording(
+            url: server.url, printLines: jsonLines, expectedOutages: DemoFeedServer.defaultSteps.count
+        ).run(recorder: recorder)
         await server.stop()
         let out = JournalOutput.current
-        out.line("== recorded \(summary.frames) frames in \(summary.epochs) epochs and \(summary.edges) lifecycle edges")
+        out.line("== recorded \(summary.frames) frames in \(summary.epochs) epochs; \(summary.stats.records) records, lag \(summary.stats.lagged)")
         out.line("\n== what the journal holds: wiretape info \(directory)")
         try await InfoCommand.parse([directory]).run()
         out.line("\n== the outages it recorded: wiretape gaps \(directory)")
         try await GapsCommand.parse([directory]).run()
-        out.line("\n== read it back: wiretape cat \(directory) --kind lifecycle --format pretty")
+
+        out.line("\n== replayed at x20 through the reconnecting stack: wiretape replay \(directory) --reconnect --speed 20")
+        let recorded = try Self.recordedEdges(directory)
+        let capture = JournalOutput.capture()
+        try await JournalOutput.$current.withValue(capture) {
+            try await ReplayCommand.parse([directory, "--reconnect", "--speed", "20"]).run()
+        }
+        let replayed = capture.stdout.split(separator: "\n").compactMap(Self.edgeOrSummary)
+        out.line(String(repeating: " ", count: 2) + "recorded".padding(toLength: 44, withPad: " ", startingAt: 0) + "replayed")
+        for i in 0..<max(recorded.count, replayed.edges.count) {
+            let l = i < recorded.count ? recorded[i] : ""
+            let r = i < replayed.edges.count ? replayed.edges[i] : ""
+            out.line("  " + l.padding(toLength: 44, withPad: " ", startingAt: 0) + r)
+        }
+        if let s = replayed.summary { out.line("\n== replay summary: \(s)") }
+        out.line("\n== read it back: wiretape cat \(directory) --kind lifecycle --kind connect --format pretty")
+    }
+
+    /// `state@epoch (cause)` for every lifecycle record of the journal.
+    static func recordedEdges(_ directory: String) throws -> [String] {
+        let cursor = try JournalCursor(directory: directory, options: ReadOptions(filter: RecordFilter(kinds: [.lifecycle])))
+        var out: [String] = []
+        while let r = try cursor.next() {
+            guard case .lifecycle(let e) = r.body else { continue }
+            out.append(edgeText(state: e.stateName, epoch: r.epoch, code: e.closeCode.map(Int.init), error: e.error))
+        }
+        return out
+    }
+
+    static func edgeText(state: String, epoch: UInt64, code: Int?, error: String?) -> String {
+        var s = "\(state)@\(epoch)"
+        if let code { s += " close \(code)" }
+        if let error { s += " \(error)" }
+        return TerminalText.safe(s)
+    }
+
+    static func edgeOrSummary(_ line: Substring) -> (edge: String?, summary: String?)? {
+        guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+            let type = o["type"] as? String
+        else { return nil }
+        if type == "summary" { return (nil, TerminalText.safe(String(line))) }
+        guard type == "lifecycle", let state = o["state"] as? String else { return nil }
+        let epoch = (o["epoch"] as? NSNumber)?.uint64Value ?? 0
+        return (edgeText(state: state, epoch: epoch, code: (o["close_code"] as? NSNumber)?.intValue, error: o["error"] as? String), nil)
     }
 
     static func makeTemporaryDirectory() throws -> String {
@@ -59,9 +105,14 @@ public struct DemoCommand: AsyncParsableCommand {
     }
 }
 
-/// Records a reconnecting session into a journal: every inbound frame, every lifecycle edge
-/// with its cause, and session start and end records. Stops after the feed's scripted
-/// outages (the session reaching `reconnecting` in epoch `expectedOutages`).
+extension Array where Element == (edge: String?, summary: String?) {
+    var edges: [String] { compactMap(\.edge) }
+    var summary: String? { compactMap(\.summary).last }
+}
+
+/// Records the demo feed the way `wiretape record` does: the recorder's connector at the leaf,
+/// under a reconnecting session, the recorder following the session's lifecycle. Stops after
+/// the feed's scripted outages (the session reaching `reconnecting` in epoch `expectedOutages`).
 struct DemoRecording {
     var url: String
     var printLines: Bool
@@ -70,92 +121,45 @@ struct DemoRecording {
     struct Summary {
         var frames = 0
         var epochs: UInt64 = 0
-        var edges = 0
+        var stats: RecorderStats
     }
 
-    /// The journal writer and the live output, shared by the frame and lifecycle tasks.
-    final class Recorder: Sendable {
-        let journal: Mutex<JournalWriter>
-        let out: Mutex<StandardOutput>
-        let failure = Mutex<String?>(nil)
-        let printLines: Bool
-
-        init(writer: sending JournalWriter, printLines: Bool) {
-            journal = Mutex(writer)
-            out = Mutex(StandardOutput(discarding: !printLines))
-            self.printLines = printLines
-        }
-
-        /// Appends a record (a failure is kept and reported at the end) and, when lines are
-        /// printed, builds and prints its line.
-        func callAsFunction(_ body: RecordBody, epoch: UInt64, at: ReceiveTimestamp, line: () -> String) {
-            journal.withLock { w in
-                do { try w.append(body, epoch: epoch, at: at) } catch {
-                    failure.withLock { $0 = $0 ?? "\(error)" }
-                }
-            }
-            guard printLines else { return }
-            let text = line()
-            out.withLock {
-                $0.line(text)
-                $0.flush()
-            }
-        }
-    }
-
-    func run(writer: sending JournalWriter) async throws -> Summary {
+    func run(recorder: Recorder) async -> Summary {
         var config = ReconnectConfig()
         config.backoff = BackoffPolicy(initial: .milliseconds(200), maximum: .seconds(1))
-        let request = ConnectRequest(url: try WSURL(url))
-        let connection = ReconnectingConnector(wrapping: NIOConnector(), config: config).connect(request)
-        let record = Recorder(writer: writer, printLines: printLines)
-
-        let start = ReceiveTimestamp.now()
-        let startBody = RecordBody.session(SessionEvent(phase: .start, url: url))
-        record(startBody, epoch: 0, at: start) {
-            RecordJSON.line(startBody, seq: nil, epoch: 0, wallNanos: start.wallNanos, monoNanos: start.monotonicNanos)
-        }
+        let request = ConnectRequest(url: try! WSURL(url))
+        recorder.start(url: url)
+        let connection = ReconnectingConnector(wrapping: recorder.connector(wrapping: NIOConnector()), config: config)
+            .connect(request)
+        recorder.follow(connection)
+        let out = Mutex(StandardOutput(discarding: !printLines))
+        let printLines = self.printLines
         let outages = expectedOutages
-        let follower = Task { () -> Int in
-            var edges = 0
+        let follower = Task {
             for await s in connection.lifecycle.updates() {
-                edges += 1
-                record(.lifecycle(LifecycleEdge(s)), epoch: s.epoch, at: s.at) { RecordJSON.line(s) }
+                if printLines { out.withLock { $0.line(RecordJSON.line(s)); $0.flush() } }
                 if s.state == .reconnecting && s.epoch >= UInt64(outages) {
                     Task { await connection.shutdown(code: .normalClosure, reason: "demo finished") }
                 }
             }
-            return edges
         }
-        var summary = Summary()
+        var frames = 0
         do {
             for try await f in connection.inbound {
-                summary.frames += 1
-                let payload: [UInt8]
-                let opcode: FrameOpcode
-                switch f.frame {
-                case .text(let s): payload = Array(s.utf8); opcode = .text
-                case .binary(let b): payload = b; opcode = .binary
-                }
-                record(.frame(direction: .inbound, opcode: opcode, payload: payload), epoch: f.epoch, at: f.received) {
-                    RecordJSON.line(f.frame, direction: .inbound, epoch: f.epoch, at: f.received)
+                frames += 1
+                if printLines {
+                    out.withLock {
+                        $0.line(RecordJSON.line(f.frame, direction: .inbound, epoch: f.epoch, at: f.received))
+                        $0.flush()
+                    }
                 }
             }
         } catch {
             // The session's end is recorded as its final lifecycle edge.
         }
         let final = await connection.waitUntilEnded()
-        summary.edges = await follower.value
-        summary.epochs = final.epoch
-        let end = ReceiveTimestamp.now()
-        let endBody = RecordBody.session(SessionEvent(phase: .end, url: url, message: "demo finished"))
-        record(endBody, epoch: final.epoch, at: end) {
-            RecordJSON.line(endBody, seq: nil, epoch: final.epoch, wallNanos: end.wallNanos, monoNanos: end.monotonicNanos)
-        }
-        try record.journal.withLock { w throws(JournalError) in try w.close() }
-        if let problem = record.failure.withLock({ $0 }) {
-            throw ValidationError("the journal could not record everything: \(problem)")
-        }
-        return summary
+        await follower.value
+        let stats = await recorder.finish(reason: "demo finished")
+        return Summary(frames: frames, epochs: final.epoch, stats: stats)
     }
 }
