@@ -132,7 +132,7 @@ struct FramePlan {
 
     private let mutations: [ReplayMutation]
     private let stretch: Double
-    private var random: SplitMix
+    private var random: SeededRandom
     private var shift: Duration = .zero
     private var lastOffset: Duration = .zero
     private var held: [(index: Int, offset: Duration)] = []
@@ -145,7 +145,7 @@ struct FramePlan {
         var f = 1.0
         for case .stretch(_, let factor) in mutations { f *= factor }
         stretch = f
-        random = SplitMix(seed: seed)
+        random = SeededRandom(seed: seed)
     }
 
     /// The (stretched, shifted) offset of a recorded offset.
@@ -242,18 +242,5 @@ struct FramePlan {
         code == 1006
             ? .connectionLost(message: "replay mutation: the transport was lost (1006)")
             : .peerClose(code: code, reason: "replay mutation: disconnect")
-    }
-}
-
-/// SplitMix64: a small seeded generator (the mutation's permutations depend only on the seed).
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE5_E9B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

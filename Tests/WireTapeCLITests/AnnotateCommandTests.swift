@@ -16,9 +16,9 @@ final class SharedWriter: Sendable {
     @Test func appendsDirectlyWhenNoWriterHoldsTheJournal() async throws {
         let dir = tempDir(); defer { try? FileManager.default.removeItem(atPath: dir) }
         let j = try await importOutageJournal(dir)
-        let (_, err, code) = await runWiretape(["annotate", j, "--at", "2025-11-24T16:01:00Z", "deploy <4.2.1>"])
+        let (_, err, code) = await CLIRun.inProcess(["annotate", j, "--at", "2025-11-24T16:01:00Z", "deploy <4.2.1>"])
         #expect(code == 0, "\(err)")
-        let (out, _, _) = await runWiretape(["cat", j, "--kind", "annotation"])
+        let (out, _, _) = await CLIRun.inProcess(["cat", j, "--kind", "annotation"])
         let notes = parseLines(out)
         #expect(notes.map { $0["text"] as! String } == ["deploy 4.2.1", "venue maintenance", "deploy <4.2.1>"])
         #expect(notes.last?["epoch"] as? Int == 3)
@@ -28,7 +28,7 @@ final class SharedWriter: Sendable {
     @Test func refusesATimeBeforeTheLastRecord() async throws {
         let dir = tempDir(); defer { try? FileManager.default.removeItem(atPath: dir) }
         let j = try await importOutageJournal(dir)
-        let (_, err, code) = await runWiretape(["annotate", j, "--at", "1764000001000000000", "late"])
+        let (_, err, code) = await CLIRun.inProcess(["annotate", j, "--at", "1764000001000000000", "late"])
         #expect(code != 0)
         #expect(err.contains("before the journal's last record"))
     }
@@ -38,7 +38,7 @@ final class SharedWriter: Sendable {
         let j = try await importOutageJournal(dir)
         let w = try JournalWriter(directory: j)
         defer { try? w.close() }
-        let (_, err, code) = await runWiretape(["annotate", j, "note"])
+        let (_, err, code) = await CLIRun.inProcess(["annotate", j, "note"])
         #expect(code != 0)
         #expect(err.contains("pid \(getpid())"))
         #expect(err.contains("control.sock"))
@@ -72,14 +72,14 @@ final class SharedWriter: Sendable {
             }
         }
         try frame("before", 1)
-        let (_, err, code) = await runWiretape(["annotate", j, "--at", String(t0 + 5), "live note"])
+        let (_, err, code) = await CLIRun.inProcess(["annotate", j, "--at", String(t0 + 5), "live note"])
         #expect(code == 0, "\(err)")
         #expect(err.contains("through the recorder"))
         try frame("after", 9)
         server.stop()
         #expect(!FileManager.default.fileExists(atPath: j + "/control.sock"))
         try shared.writer.withLock { try $0.close() }
-        let (out, _, _) = await runWiretape(["cat", j, "--from", String(t0)])
+        let (out, _, _) = await CLIRun.inProcess(["cat", j, "--from", String(t0)])
         let tail = parseLines(out)
         #expect(tail.map { ($0["data"] as? String) ?? ($0["text"] as? String) ?? "" } == ["before", "live note", "after"])
         #expect(tail.map { $0["seq"] as! Int } == tail.map { $0["seq"] as! Int }.sorted())

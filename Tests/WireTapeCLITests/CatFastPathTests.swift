@@ -49,7 +49,7 @@ import WireTapeJournal
             if case .frame = r.body { frames += 1 }
         }
         #expect(frames == Self.payloads.count)
-        let (out, err, code) = await runWiretape(["cat", dir, "--format", "jsonl"])
+        let (out, err, code) = await CLIRun.inProcess(["cat", dir, "--format", "jsonl"])
         #expect(code == 0, "\(err)")
         #expect(out == expected)
     }

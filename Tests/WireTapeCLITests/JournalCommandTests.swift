@@ -5,24 +5,6 @@ import WireTapeCore
 import WireTapeJournal
 @testable import WireTapeCLI
 
-/// Runs `wiretape ARGS` in-process with captured output; returns (stdout, stderr, exit code).
-func runWiretape(_ args: [String], stdin: String? = nil) async -> (String, String, Int32) {
-    let capture = JournalOutput.capture()
-    var code: Int32 = 0
-    await JournalOutput.$current.withValue(capture) {
-        do {
-            var cmd = try WireTapeCommand.parseAsRoot(args)
-            if var a = cmd as? AsyncParsableCommand { try await a.run() } else { try cmd.run() }
-        } catch let e as ExitCode {
-            code = e.rawValue
-        } catch {
-            capture.warn("Error: " + WireTapeCommand.message(for: error))
-            code = WireTapeCommand.exitCode(for: error).rawValue
-        }
-    }
-    return (capture.stdout, capture.stderr, code)
-}
-
 func tempDir() -> String {
     let p = NSTemporaryDirectory() + "wiretape-cli-test-" + UUID().uuidString
     try! FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
@@ -54,7 +36,7 @@ let sampleJSONL = """
     func importSample(_ dir: String) async throws -> String {
         let input = dir + "/in.jsonl"
         try sampleJSONL.write(toFile: input, atomically: true, encoding: .utf8)
-        let (_, err, code) = await runWiretape(["import", dir + "/j", input])
+        let (_, err, code) = await CLIRun.inProcess(["import", dir + "/j", input])
         #expect(code == 0, "\(err)")
         #expect(err.contains("imported 13 records"))
         return dir + "/j"
@@ -63,7 +45,7 @@ let sampleJSONL = """
     @Test func importThenCatReproducesTheRecords() async throws {
         let dir = tempDir(); defer { try? FileManager.default.removeItem(atPath: dir) }
         let j = try await importSample(dir)
-        let (out, err, code) = await runWiretape(["cat", j, "--format", "jsonl"])
+        let (out, err, code) = await CLIRun.inProcess(["cat", j, "--format", "jsonl"])
         #expect(code == 0 && err.isEmpty, "\(err)")
         let got = parseLines(out)
         let want = parseLines(sampleJSONL)
@@ -74,15 +56,15 @@ let sampleJSONL = """
     @Test func catFiltersAndFormats() async throws {
         let dir = tempDir(); defer { try? FileManager.default.removeItem(atPath: dir) }
         let j = try await importSample(dir)
-        let (raw, _, _) = await runWiretape(["cat", j, "--format", "raw", "--direction", "in"])
+        let (raw, _, _) = await CLIRun.inProcess(["cat", j, "--format", "raw", "--direction", "in"])
         #expect(raw == "{\"p\":\"1.5\"} ✓\nafter\n")
-        let (ep, _, _) = await runWiretape(["cat", j, "--epoch", "2", "--kind", "lifecycle"])
+        let (ep, _, _) = await CLIRun.inProcess(["cat", j, "--epoch", "2", "--kind", "lifecycle"])
         #expect(parseLines(ep).map { $0["seq"] as! Int } == [9, 12])
-        let (range, _, _) = await runWiretape(["cat", j, "--from", "2023-11-14T22:13:30Z", "--to", "1700000018000000000"])
+        let (range, _, _) = await CLIRun.inProcess(["cat", j, "--from", "2023-11-14T22:13:30Z", "--to", "1700000018000000000"])
         #expect(parseLines(range).map { $0["seq"] as! Int } == [7, 8, 9, 10])
-        let (pretty, _, _) = await runWiretape(["cat", j, "--format", "pretty", "--kind", "lag"])
+        let (pretty, _, _) = await CLIRun.inProcess(["cat", j, "--format", "pretty", "--kind", "lag"])
         #expect(pretty.contains("LAG 3 records, 900 bytes"))
-        let (_, err, code) = await runWiretape(["cat", j, "--from", "yesterday"])
+        let (_, err, code) = await CLIRun.inProcess(["cat", j, "--from", "yesterday"])
         #expect(code != 0 && err.contains("RFC 3339"))
     }
 
@@ -95,9 +77,9 @@ let sampleJSONL = """
 
             """
         try tap.write(toFile: dir + "/tap.jsonl", atomically: true, encoding: .utf8)
-        let (_, err, code) = await runWiretape(["import", dir + "/j", dir + "/tap.jsonl"])
+        let (_, err, code) = await CLIRun.inProcess(["import", dir + "/j", dir + "/tap.jsonl"])
         #expect(code == 0, "\(err)")
-        let lines = parseLines(await runWiretape(["cat", dir + "/j"]).0)
+        let lines = parseLines(await CLIRun.inProcess(["cat", dir + "/j"]).0)
         #expect(lines.map { $0["seq"] as! Int } == [1, 2, 3])
         #expect(lines[1]["dir"] as? String == "in" && lines[1]["data"] as? String == "hi")
         #expect(lines[2]["close_code"] as? Int == 1000)
@@ -112,14 +94,14 @@ let sampleJSONL = """
             {"type":"annotation","wall_ns":4,"text":"four"}
             """
         try bad.write(toFile: dir + "/bad.jsonl", atomically: true, encoding: .utf8)
-        let (_, err, code) = await runWiretape(["import", dir + "/j", dir + "/bad.jsonl"])
+        let (_, err, code) = await CLIRun.inProcess(["import", dir + "/j", dir + "/bad.jsonl"])
         #expect(code != 0)
         #expect(err.contains("line 3"), "\(err)")
-        let (_, _, vcode) = await runWiretape(["verify", dir + "/j"])
+        let (_, _, vcode) = await CLIRun.inProcess(["verify", dir + "/j"])
         #expect(vcode == 0)
-        #expect(parseLines(await runWiretape(["cat", dir + "/j"]).0).count == 2)
+        #expect(parseLines(await CLIRun.inProcess(["cat", dir + "/j"]).0).count == 2)
         try "{\"type\":\"lifecycle\",\"wall_ns\":1,\"state\":\"sideways\"}\n".write(toFile: dir + "/bad2.jsonl", atomically: true, encoding: .utf8)
-        let (_, err2, code2) = await runWiretape(["import", dir + "/j", dir + "/bad2.jsonl"])
+        let (_, err2, code2) = await CLIRun.inProcess(["import", dir + "/j", dir + "/bad2.jsonl"])
         #expect(code2 != 0 && err2.contains("line 1") && err2.contains("state"))
     }
 
@@ -132,20 +114,20 @@ let sampleJSONL = """
             data.append(Data(bytes: &len, count: 4)); data.append(Data(bytes: &t, count: 8)); data.append(Data(p.utf8))
         }
         try data.write(to: URL(fileURLWithPath: dir + "/c.frames"))
-        let (_, err, code) = await runWiretape(["import", dir + "/j", "--format", "frames", dir + "/c.frames"])
+        let (_, err, code) = await CLIRun.inProcess(["import", dir + "/j", "--format", "frames", dir + "/c.frames"])
         #expect(code == 0, "\(err)")
-        #expect(await runWiretape(["cat", dir + "/j", "--format", "raw"]).0 == "{\"a\":1}\n{\"b\":2}\nx\n")
+        #expect(await CLIRun.inProcess(["cat", dir + "/j", "--format", "raw"]).0 == "{\"a\":1}\n{\"b\":2}\nx\n")
         // A truncated file: error with the frame number, earlier frames kept.
         try data.prefix(data.count - 1).write(to: URL(fileURLWithPath: dir + "/t.frames"))
-        let (_, err2, code2) = await runWiretape(["import", dir + "/k", "--format", "frames", dir + "/t.frames"])
+        let (_, err2, code2) = await CLIRun.inProcess(["import", dir + "/k", "--format", "frames", dir + "/t.frames"])
         #expect(code2 != 0 && err2.contains("frame 3"), "\(err2)")
-        #expect(await runWiretape(["cat", dir + "/k", "--format", "raw"]).0 == "{\"a\":1}\n{\"b\":2}\n")
+        #expect(await CLIRun.inProcess(["cat", dir + "/k", "--format", "raw"]).0 == "{\"a\":1}\n{\"b\":2}\n")
     }
 
     @Test func infoAndGaps() async throws {
         let dir = tempDir(); defer { try? FileManager.default.removeItem(atPath: dir) }
         let j = try await importSample(dir)
-        let (info, _, code) = await runWiretape(["info", j, "--json"])
+        let (info, _, code) = await CLIRun.inProcess(["info", j, "--json"])
         #expect(code == 0)
         let o = parseLines(info)[0]
         #expect(o["records"] as? Int == 13)
@@ -153,46 +135,46 @@ let sampleJSONL = """
         #expect(o["max_epoch"] as? Int == 2)
         #expect(o["connects"] as? Int == 2)
         #expect((o["sessions"] as? [Any])?.count == 2)
-        let (text, _, _) = await runWiretape(["info", j])
+        let (text, _, _) = await CLIRun.inProcess(["info", j])
         #expect(text.contains("time span") && text.contains("2023-11-14T22:13:20.000000000Z"))
-        let (gaps, _, _) = await runWiretape(["gaps", j, "--json"])
+        let (gaps, _, _) = await CLIRun.inProcess(["gaps", j, "--json"])
         let g = parseLines(gaps)
         #expect(g.count == 3)  // initial connect, the reconnect, the final close (open)
         #expect(g[1]["duration_s"] as? Double == 7.0)
         #expect((g[1]["cause"] as? String)?.contains("connectionLost: reset") == true)
         #expect(g[2]["open"] as? Bool == true)
-        let (long, _, _) = await runWiretape(["gaps", j, "--min-duration", "5"])
+        let (long, _, _) = await CLIRun.inProcess(["gaps", j, "--min-duration", "5"])
         #expect(long.split(separator: "\n").count == 1 && long.contains("close 1006"))
     }
 
     @Test func verifyRepairReindexOnADamagedJournal() async throws {
         let dir = tempDir(); defer { try? FileManager.default.removeItem(atPath: dir) }
         let j = try await importSample(dir)
-        #expect(await runWiretape(["verify", j]).2 == 0)
+        #expect(await CLIRun.inProcess(["verify", j]).2 == 0)
         let seg = try FileManager.default.contentsOfDirectory(atPath: j).first { $0.hasSuffix(".wtj") }!
         let path = j + "/" + seg
         var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
         bytes = bytes.prefix(bytes.count - 60)  // seal and part of the block: a torn tail
         try? FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
         try bytes.write(to: URL(fileURLWithPath: path))
-        let (vout, _, vcode) = await runWiretape(["verify", j])
+        let (vout, _, vcode) = await CLIRun.inProcess(["verify", j])
         #expect(vcode == 1)
         #expect(vout.contains("tornTail") && vout.contains(seg) && vout.contains("at byte 40"))
-        let (_, catErr, catCode) = await runWiretape(["cat", j])
+        let (_, catErr, catCode) = await CLIRun.inProcess(["cat", j])
         #expect(catCode == 0 && catErr.contains("warning") && catErr.contains("torn"))
-        let (rout, _, rcode) = await runWiretape(["repair", j])
+        let (rout, _, rcode) = await CLIRun.inProcess(["repair", j])
         #expect(rcode == 0 && rout.contains("truncated"))
-        #expect(await runWiretape(["verify", j]).2 == 0)
-        let (xout, _, xcode) = await runWiretape(["reindex", j])
+        #expect(await CLIRun.inProcess(["verify", j]).2 == 0)
+        let (xout, _, xcode) = await CLIRun.inProcess(["reindex", j])
         #expect(xcode == 0 && xout.contains("rebuilt the index"))
         // Without an index, info reads the segments and says so.
         let other = tempDir(); defer { try? FileManager.default.removeItem(atPath: other) }
         let k = try await importSample(other)
         for f in ["index.sqlite", "index.sqlite-wal", "index.sqlite-shm"] { try? FileManager.default.removeItem(atPath: k + "/" + f) }
-        let (iout, ierr, icode) = await runWiretape(["info", k])
+        let (iout, ierr, icode) = await CLIRun.inProcess(["info", k])
         #expect(icode == 0, "\(ierr)")
         #expect(iout.contains("index        missing") && iout.contains("records      13"), "\(iout)")
-        let (gout, gerr, gcode) = await runWiretape(["gaps", "/nonexistent/journal"])
+        let (gout, gerr, gcode) = await CLIRun.inProcess(["gaps", "/nonexistent/journal"])
         #expect(gcode != 0 && !gerr.contains("reindex") && gout.isEmpty, "\(gerr)")
     }
 }

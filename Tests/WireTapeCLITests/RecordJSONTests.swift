@@ -92,7 +92,7 @@ import WireTapeJournal
     }
 
     @Test func anEmptyTimeRangeIsRefused() async {
-        let (_, err, code) = await runWiretape(["cat", "/nonexistent", "--from", "2026-01-02T00:00:00Z", "--to", "2026-01-01T00:00:00Z"])
+        let (_, err, code) = await CLIRun.inProcess(["cat", "/nonexistent", "--from", "2026-01-02T00:00:00Z", "--to", "2026-01-01T00:00:00Z"])
         #expect(code == 64)
         #expect(err.contains("after --to"))
     }

@@ -38,7 +38,7 @@ let replayOutageJSONL = """
         let dir = tempDir()
         let input = dir + "/in." + format
         try jsonl.write(toFile: input, atomically: true, encoding: .utf8)
-        let (_, err, code) = await runWiretape(["import", dir + "/j", input, "--format", format])
+        let (_, err, code) = await CLIRun.inProcess(["import", dir + "/j", input, "--format", format])
         #expect(code == 0, "\(err)")
         return dir + "/j"
     }
@@ -51,7 +51,7 @@ let replayOutageJSONL = """
     @Test("replay prints tap's lines for every epoch and outage, then a summary; exit 0 at the end")
     func plain() async throws {
         let dir = try await imported(replayOutageJSONL)
-        let (out, err, code) = await runWiretape(["replay", dir, "--speed", "max", "--send", #"{"op":"sub"}"#])
+        let (out, err, code) = await CLIRun.inProcess(["replay", dir, "--speed", "max", "--send", #"{"op":"sub"}"#])
         #expect(code == 0, "\(err)")
         let lines = parseLines(out)
         #expect(frames(lines) == ["a1", "a2", "b64:AAEC/w==", "b1", "c1", "c2"])
@@ -75,7 +75,7 @@ let replayOutageJSONL = """
     @Test("--reconnect runs the resilient stack on the replay's clock; a mismatched --send is reported")
     func reconnecting() async throws {
         let dir = try await imported(replayOutageJSONL)
-        let (out, err, code) = await runWiretape(["replay", dir, "--speed", "max", "--reconnect", "--send", #"{"op":"unsub"}"#])
+        let (out, err, code) = await CLIRun.inProcess(["replay", dir, "--speed", "max", "--reconnect", "--send", #"{"op":"unsub"}"#])
         #expect(code == 0, "\(err)")
         let lines = parseLines(out)
         #expect(frames(lines) == ["a1", "a2", "b64:AAEC/w==", "b1", "c1", "c2"])
@@ -88,16 +88,16 @@ let replayOutageJSONL = """
     @Test("--mutate and --epoch select and change what is replayed")
     func mutateAndSelect() async throws {
         let dir = try await imported(replayOutageJSONL)
-        let (out, err, code) = await runWiretape(["replay", dir, "--speed", "max", "--epoch", "1", "--mutate", "drop-frames:1:1:1"])
+        let (out, err, code) = await CLIRun.inProcess(["replay", dir, "--speed", "max", "--epoch", "1", "--mutate", "drop-frames:1:1:1"])
         #expect(code == 0, "\(err)")
         let lines = parseLines(out)
         #expect(frames(lines) == ["a1", "b64:AAEC/w=="])
         #expect(lines.last?["frames_dropped"] as? Int == 1)
 
-        let (_, bad, badCode) = await runWiretape(["replay", dir, "--mutate", "drop-frames:1:x:1"])
+        let (_, bad, badCode) = await CLIRun.inProcess(["replay", dir, "--mutate", "drop-frames:1:x:1"])
         #expect(badCode != 0)
         #expect(bad.contains("FROM"))
-        let (_, badSpeed, speedCode) = await runWiretape(["replay", dir, "--speed", "-3"])
+        let (_, badSpeed, speedCode) = await CLIRun.inProcess(["replay", dir, "--speed", "-3"])
         #expect(speedCode != 0)
         #expect(badSpeed.contains("--speed"))
     }
@@ -109,12 +109,12 @@ let replayOutageJSONL = """
             jsonl += #"{"type":"frame","wall_ns":\#(1_800_000_000_000_000_000 + i * 1_000_000),"data":"frame \#(i) ✓"}"# + "\n"
         }
         let dir = try await imported(jsonl)
-        let (replayed, err, code) = await runWiretape(["replay", dir, "--speed", "max", "--format", "raw"])
+        let (replayed, err, code) = await CLIRun.inProcess(["replay", dir, "--speed", "max", "--format", "raw"])
         #expect(code == 0, "\(err)")
-        let (catted, _, _) = await runWiretape(["cat", dir, "--format", "raw"])
+        let (catted, _, _) = await CLIRun.inProcess(["cat", dir, "--format", "raw"])
         #expect(replayed == catted)
         #expect(replayed.split(separator: "\n").count == 200)
-        let (json, _, _) = await runWiretape(["replay", dir, "--speed", "max"])
+        let (json, _, _) = await CLIRun.inProcess(["replay", dir, "--speed", "max"])
         let lines = parseLines(json)
         #expect(lines.last?["epochs"] as? Int == 1)
         #expect(lines.last?["frames"] as? Int == 200)
@@ -123,12 +123,12 @@ let replayOutageJSONL = """
     @Test("a journal recorded by the demo (a live feed through the resilient stack) replays with the same epochs, frames and outage causes")
     func recordedDemoReplays() async throws {
         let journal = tempDir() + "/demo"
-        let (_, demoErr, demoCode) = await runWiretape(["demo", "--journal", journal])
+        let (_, demoErr, demoCode) = await CLIRun.inProcess(["demo", "--journal", journal])
         #expect(demoCode == 0, "\(demoErr)")
-        let (catted, _, _) = await runWiretape(["cat", journal, "--direction", "in"])
+        let (catted, _, _) = await CLIRun.inProcess(["cat", journal, "--direction", "in"])
         let recorded = parseLines(catted)
         for args in [["--speed", "max"], ["--speed", "max", "--reconnect"], ["--speed", "20", "--reconnect"]] {
-            let (out, err, code) = await runWiretape(["replay", journal] + args)
+            let (out, err, code) = await CLIRun.inProcess(["replay", journal] + args)
             #expect(code == 0, "\(args): \(err)")
             let lines = parseLines(out)
             let inFrames = lines.filter { $0["type"] as? String == "frame" && $0["dir"] as? String == "in" }

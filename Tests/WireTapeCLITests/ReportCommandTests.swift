@@ -36,7 +36,7 @@ let outageJSONL: String = {
 
 func importOutageJournal(_ dir: String) async throws -> String {
     try outageJSONL.write(toFile: dir + "/in.jsonl", atomically: true, encoding: .utf8)
-    let (_, err, code) = await runWiretape(["import", dir + "/j", dir + "/in.jsonl"])
+    let (_, err, code) = await CLIRun.inProcess(["import", dir + "/j", dir + "/in.jsonl"])
     #expect(code == 0, "\(err)")
     return dir + "/j"
 }
@@ -51,7 +51,7 @@ func reportData(_ html: String) throws -> [String: Any] {
     @Test func reportCarriesEveryOutageAndAnnotation() async throws {
         let dir = tempDir(); defer { try? FileManager.default.removeItem(atPath: dir) }
         let j = try await importOutageJournal(dir)
-        let (_, err, code) = await runWiretape(["report", j, "--out", dir + "/r.html"])
+        let (_, err, code) = await CLIRun.inProcess(["report", j, "--out", dir + "/r.html"])
         #expect(code == 0, "\(err)")
         #expect(err.contains("2 outage(s), 2 annotation(s)"))
         let html = try String(contentsOfFile: dir + "/r.html", encoding: .utf8)
@@ -76,11 +76,11 @@ func reportData(_ html: String) throws -> [String: Any] {
     @Test func rangeAndBadInput() async throws {
         let dir = tempDir(); defer { try? FileManager.default.removeItem(atPath: dir) }
         let j = try await importOutageJournal(dir)
-        let (_, err, code) = await runWiretape(["report", j, "--from", "1764000025000000000", "--out", dir + "/r.html"])
+        let (_, err, code) = await CLIRun.inProcess(["report", j, "--from", "1764000025000000000", "--out", dir + "/r.html"])
         #expect(code == 0, "\(err)")
         let d = try reportData(try String(contentsOfFile: dir + "/r.html", encoding: .utf8))
         #expect((d["outages"] as! [[String: Any]]).map { $0["error"] as? String } == ["livenessTimeout"])
-        let (_, err2, code2) = await runWiretape(["report", dir + "/missing", "--out", dir + "/x.html"])
+        let (_, err2, code2) = await CLIRun.inProcess(["report", dir + "/missing", "--out", dir + "/x.html"])
         #expect(code2 != 0)
         #expect(err2.contains("missing"))
         #expect(!FileManager.default.fileExists(atPath: dir + "/x.html"))
@@ -89,7 +89,7 @@ func reportData(_ html: String) throws -> [String: Any] {
     @Test func reportWithContinuity() async throws {
         let dir = tempDir(); defer { try? FileManager.default.removeItem(atPath: dir) }
         let j = try await importOutageJournal(dir)
-        let (_, err, code) = await runWiretape(["report", j, "--out", dir + "/r.html", "--seq-field", "t"])
+        let (_, err, code) = await CLIRun.inProcess(["report", j, "--out", dir + "/r.html", "--seq-field", "t"])
         #expect(code == 0, "\(err)")
         let d = try reportData(try String(contentsOfFile: dir + "/r.html", encoding: .utf8))
         let c = try #require(d["continuity"] as? [String: Any])

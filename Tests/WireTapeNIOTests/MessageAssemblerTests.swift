@@ -5,32 +5,6 @@ import WireTapeCore
 
 @testable import WireTapeNIO
 
-struct UTF8ValidatorTests {
-    @Test func acceptsValidTextAndRejectsTheClassicTraps() {
-        #expect(UTF8Validator.isValid(Array("héllo wörld €𝄞".utf8)))
-        let invalid: [[UInt8]] = [
-            [0xC0, 0x80],  // overlong NUL
-            [0xE0, 0x80, 0x80],  // overlong
-            [0xED, 0xA0, 0x80],  // UTF-16 surrogate
-            [0xF4, 0x90, 0x80, 0x80],  // above U+10FFFF
-            [0xF5, 0x80, 0x80, 0x80],
-            [0x80],  // lone continuation
-            [0xCE],  // truncated
-        ]
-        for bytes in invalid { #expect(!UTF8Validator.isValid(bytes), "\(bytes)") }
-    }
-
-    @Test func failsFastAcrossFragments() {
-        var v = UTF8Validator()
-        let prefix = v.feed([0xCE])  // a valid prefix
-        #expect(prefix && !v.isComplete)
-        let rest = v.feed([0xBA])
-        #expect(rest && v.isComplete)
-        let surrogate = v.feed([0xED, 0xA0])
-        #expect(!surrogate, "the surrogate is refused at its second byte")
-    }
-}
-
 struct MessageAssemblerTests {
     let allocator = ByteBufferAllocator()
     func frame(_ opcode: WebSocketOpcode, _ bytes: [UInt8], fin: Bool = true, rsv1: Bool = false) -> WebSocketFrame {
@@ -111,20 +85,3 @@ struct MessageAssemblerTests {
     }
 }
 
-struct RequestHeadTests {
-    @Test func credentialsGoIntoTheRequestAndTheURLStaysClean() throws {
-        let request = ConnectRequest(
-            url: try WSURL("wss://venue.example:9443/ws?streams=btc"), headers: [HTTPHeaderField("Origin", "https://x")],
-            subprotocols: ["a", "b"])
-        let creds = Credentials(
-            headers: [HTTPHeaderField("X-MBX-APIKEY", "k")], cookies: [("sid", "1"), ("t", "2")], query: [("token", "a b&c")])
-        let head = NIOConnector.requestHead(request, credentials: creds)
-        #expect(head.uri == "/ws?streams=btc&token=a%20b%26c")
-        #expect(head.headers.first(name: "Host") == "venue.example:9443")
-        #expect(head.headers.first(name: "Origin") == "https://x")
-        #expect(head.headers.first(name: "X-MBX-APIKEY") == "k")
-        #expect(head.headers.first(name: "Cookie") == "sid=1; t=2")
-        #expect(head.headers.first(name: "Sec-WebSocket-Protocol") == "a, b")
-        #expect(head.headers.first(name: "User-Agent") == "WireTape/0.1")
-    }
-}

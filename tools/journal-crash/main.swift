@@ -34,7 +34,7 @@ func say(_ s: String) {
 }
 
 func child(dir: String, seed: UInt64) -> Never {
-    var rng = SplitMix(seed)
+    var rng = SeededRandom(seed: seed)
     var o = JournalWriterOptions()
     o.blockSize = 512 + Int(rng.next() % 4096)
     o.maxSegmentBytes = 16 << 10 + rng.next() % (256 << 10)
@@ -58,18 +58,6 @@ func child(dir: String, seed: UInt64) -> Never {
     }
 }
 
-struct SplitMix {
-    var state: UInt64
-    init(_ s: UInt64) { state = s }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 func fail(_ s: String) -> Never {
     FileHandleErr.write("journal-crash: FAIL: \(s)\n")
     exit(1)
@@ -83,7 +71,7 @@ enum FileHandleErr {
 }
 
 func run(iterations: Int, seed: UInt64, dir: String, maxDelayMs: UInt64) {
-    var rng = SplitMix(seed)
+    var rng = SeededRandom(seed: seed)
     var maxReported: UInt64 = 0
     var truncations = 0, rebuilt = 0, killsDuringWrite = 0, reindexedBlocks = 0
     let exe = String(cString: realpath("/proc/self/exe", nil))
