@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import Testing
 @testable import WireTapeCLI
 import WireTapeTestSupport
@@ -28,7 +29,11 @@ struct CLIRun {
         return path
     }
 
-    static func wiretape(_ arguments: [String]) throws -> CLIRun {
+    /// Runs the binary with `arguments`. A run that outlives `timeout` (a hang: say a broken
+    /// circuit breaker that retries a 401 forever) is killed and returned with status -1 and
+    /// a note on stderr, so the test fails instead of hanging the suite. The bound is a safety
+    /// net, never a timing assertion.
+    static func wiretape(_ arguments: [String], timeout: Duration = .seconds(120)) throws -> CLIRun {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: try binaryPath())
         p.arguments = arguments
@@ -36,11 +41,33 @@ struct CLIRun {
         p.standardOutput = out
         p.standardError = err
         try p.run()
+        let killed = Mutex(false)
+        let watchdog = DispatchWorkItem {
+            guard p.isRunning else { return }
+            killed.withLock { $0 = true }
+            kill(p.processIdentifier, SIGKILL)
+        }
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: watchdog)
+        // Both pipes are drained at once: a child filling one while we wait on the other
+        // would otherwise block both.
+        let errData = Mutex(Data())
+        let errDone = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            let e = err.fileHandleForReading.readDataToEndOfFile()
+            errData.withLock { $0 = e }
+            errDone.signal()
+        }
         let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
+        errDone.wait()
         p.waitUntilExit()
-        return CLIRun(
-            status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        watchdog.cancel()
+        var stderr = String(decoding: errData.withLock { $0 }, as: UTF8.self)
+        if killed.withLock({ $0 }) {
+            stderr += "\n[CLIRun: wiretape \(arguments.joined(separator: " ")) did not end within \(timeout); killed]"
+            return CLIRun(status: -1, stdout: String(decoding: o, as: UTF8.self), stderr: stderr)
+        }
+        return CLIRun(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: stderr)
     }
 
     /// Runs `wiretape ARGS` in this process with captured output; returns (stdout, stderr,

@@ -11,7 +11,7 @@ struct RecordCommandFailureTests {
     @Test func anUnrecoverableVenueEndsTheRecordingWithExit1AndACause() throws {
         let dir = NSTemporaryDirectory() + "wiretape-record-401-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let run = try CLIRun.wiretape(["record", peer.url("/status/401"), "--journal", dir])
+        let run = try CLIRun.wiretape(["record", peer.url("/status/401"), "--journal", dir], timeout: .seconds(30))
         #expect(run.status == 1)
         #expect(run.stderr.contains("unrecoverable") && run.stderr.contains("401"), "\(run.stderr)")
         let cat = try CLIRun.wiretape(["cat", dir])

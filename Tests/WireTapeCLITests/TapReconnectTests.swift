@@ -27,7 +27,7 @@ struct TapReconnectTests {
     }
 
     @Test func unrecoverableAfterOne401AttemptExitsNonZero() throws {
-        let run = try CLIRun.wiretape(["tap", peer.url("/status/401"), "--reconnect"])
+        let run = try CLIRun.wiretape(["tap", peer.url("/status/401"), "--reconnect"], timeout: .seconds(30))
         #expect(run.status == 1)
         let final = try #require(run.lines.last)
         #expect(final["state"] as? String == "unrecoverable")
