@@ -204,11 +204,9 @@ struct RecordSession {
                 status.edge(snapshot)
                 guard snapshot.state == .connected, snapshot.epoch > sentEpoch else { continue }
                 sentEpoch = snapshot.epoch
-                for m in messages {
-                    do { try await connection.sink.send(.text(m)) } catch {
-                        status.note("could not send a --send message in epoch \(snapshot.epoch): \(error)")
-                    }
-                }
+                await sendSubscriptions(messages, via: connection.sink, epoch: snapshot.epoch, failed: { _, error in
+                    status.note("could not send a --send message in epoch \(snapshot.epoch): \(error)")
+                })
             }
         }
         let ticker = Task {

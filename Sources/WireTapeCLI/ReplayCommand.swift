@@ -215,14 +215,7 @@ final class ReplaySession: Sendable {
             snapshot.lastDisconnect = nil
             snapshot.at = connection.info.connectedAt
             out.lifecycle(snapshot)
-            for m in messages {
-                do {
-                    try await connection.sink.send(.text(m))
-                    out.sent(m, epoch: snapshot.epoch)
-                } catch {
-                    StandardOutput.warn("could not send '\(m)' in epoch \(snapshot.epoch): \(error)")
-                }
-            }
+            await sendSubscriptions(messages, via: connection.sink, epoch: snapshot.epoch) { out.sent($0, epoch: snapshot.epoch) }
             do {
                 for try await f in connection.inbound {
                     out.frame(f)
@@ -262,14 +255,7 @@ final class ReplaySession: Sendable {
                 out.flush()
                 guard snapshot.state == .connected, snapshot.epoch > sentEpoch else { continue }
                 sentEpoch = snapshot.epoch
-                for m in messages {
-                    do {
-                        try await connection.sink.send(.text(m))
-                        out.sent(m, epoch: snapshot.epoch)
-                    } catch {
-                        StandardOutput.warn("could not send '\(m)' in epoch \(snapshot.epoch): \(error)")
-                    }
-                }
+                await sendSubscriptions(messages, via: connection.sink, epoch: snapshot.epoch) { out.sent($0, epoch: snapshot.epoch) }
             }
         }
         do {

@@ -198,13 +198,8 @@ struct ReconnectingTapSession {
                 }
                 guard snapshot.state == .connected, snapshot.epoch > sentEpoch else { continue }
                 sentEpoch = snapshot.epoch
-                for m in messages {
-                    do {
-                        try await connection.sink.send(.text(m))
-                        shared.withLock { $0.line(RecordJSON.line(.text(m), direction: .outbound, epoch: snapshot.epoch, at: .now())) }
-                    } catch {
-                        StandardOutput.warn("could not send '\(m)' in epoch \(snapshot.epoch): \(error)")
-                    }
+                await sendSubscriptions(messages, via: connection.sink, epoch: snapshot.epoch) { m in
+                    shared.withLock { $0.line(RecordJSON.line(.text(m), direction: .outbound, epoch: snapshot.epoch, at: .now())) }
                 }
             }
         }
