@@ -138,7 +138,11 @@ struct DemoRecording {
         let follower = Task {
             for await s in connection.lifecycle.updates() {
                 if printLines { out.withLock { $0.line(RecordJSON.line(s)); $0.flush() } }
-                if s.state == .reconnecting && s.epoch >= UInt64(outages) {
+                // Stop at the attempt after the last outage, not at its `reconnecting` edge: the
+                // recorder follows the lifecycle watch, which keeps only the latest value, and a
+                // shutdown right on that edge could replace it before the recorder reads it.
+                // (The recorder should take an epoch's end from the leaf; see the closing note.)
+                if s.state == .connecting && s.epoch >= UInt64(outages) {
                     Task { await connection.shutdown(code: .normalClosure, reason: "demo finished") }
                 }
             }

@@ -237,6 +237,9 @@ final class ReplayConnection: Sendable {
                     guard await reach(base + offset) else { return false }
                     await flush()
                     setPongs(pongs)
+                    // Virtual time: let the adapter's timers (liveness) register before the
+                    // silence is skipped over, or they would wake after it.
+                    if let virtual { try? await virtual.settle(excludingSelf: true) }
                     guard await reach(base + offset + duration) else { return false }
                     await flush()
                     setPongs(true)
