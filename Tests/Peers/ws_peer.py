@@ -195,7 +195,7 @@ async def main():
         ctx.load_cert_chain(a.cert, a.key)
     async with serve(handler, "127.0.0.1", a.port, ssl=ctx, max_size=None, compression=None,
                      process_request=process_request, select_subprotocol=select_subprotocol,
-                     ping_interval=None, write_limit=1 << 20) as server:
+                     ping_interval=None, write_limit=1 << 20, open_timeout=60) as server:
         port = server.sockets[0].getsockname()[1]
         print(f"PORT {port}", flush=True)
         await asyncio.get_running_loop().create_future()
