@@ -92,55 +92,30 @@ public struct JournalGap: Sendable, Hashable {
     public var durationSeconds: Double { Double(durationNanos) / 1e9 }
 
     /// The periods with no connected epoch, from the lifecycle edges (the index's, then those
-    /// of blocks the index does not cover yet).
-    ///
-    /// A gap starts at an edge into `connecting`, `reconnecting`, `unrecoverable` or `closed`
-    /// when not already in a gap, and ends at the next `connected` edge. `stale` and
-    /// `resumed` count as connected (the connection still exists).
+    /// of blocks the index does not cover yet), by the rules of ``OutageRules``.
     /// - Throws: ``JournalError`` `notAJournal` when `directory` holds no journal.
     public static func find(directory: String, minDurationSeconds: Double = 0) throws(JournalError) -> [JournalGap] {
         var edges: [LifecycleRow] = []
         var sessionStarts: [UInt64] = []
-        var last: (wall: Int64, mono: UInt64)?
+        var lastWall: Int64?
         try JournalRows(directory: directory).forEach(block: { b in
-            if last == nil || b.maxWall > last!.wall { last = (b.maxWall, 0) }
+            lastWall = b.maxWall  // the last block in sequence order: see OutageRules.outages(lastWall:)
         }, lifecycle: { edges.append($0) }, session: { if $0.phase == .start { sessionStarts.append($0.seq) } })
-        var gaps: [JournalGap] = []
-        var current: (row: LifecycleRow, cause: String?)?
-        let up: Set<String> = [ConnState.connected.rawValue, ConnState.stale.rawValue, ConnState.resumed.rawValue]
-        func describe(_ e: LifecycleEdge) -> String? {
+        func describe(_ e: LifecycleEdge) -> String {
             var parts: [String] = []
             if let c = e.closeCode { parts.append("close \(c)" + (e.closeReason.map { $0.isEmpty ? "" : " \"\($0)\"" } ?? "")) }
             if let err = e.error { parts.append(err + (e.message.map { ": \($0)" } ?? "")) }
             else if let m = e.message { parts.append(m) }
-            return parts.isEmpty ? nil : parts.joined(separator: "; ")
+            return parts.joined(separator: "; ")
         }
-        func gap(from start: LifecycleRow, cause: String?, to end: LifecycleRow?, endWall: Int64) -> JournalGap {
-            // Wall time, as people read it; when the wall clock stepped back inside the gap,
-            // the monotonic clock of the same recording.
-            let oneRecording = end.map { e in !sessionStarts.contains { $0 > start.seq && $0 < e.seq } && e.mono >= start.mono } ?? false
-            let nanos: UInt64 = endWall >= start.wall
-                ? UInt64(bitPattern: endWall &- start.wall)
-                : (oneRecording ? end!.mono - start.mono : 0)
-            return JournalGap(
-                start: start.wall, end: max(endWall, start.wall), open: end == nil, epoch: start.epoch,
-                state: start.edge.stateName, cause: cause ?? start.edge.stateName, seq: start.seq, durationNanos: nanos)
-        }
-        for row in edges {
-            if up.contains(row.edge.stateName) {
-                if let c = current, row.edge.stateName == ConnState.connected.rawValue {
-                    gaps.append(gap(from: c.row, cause: c.cause, to: row, endWall: row.wall))
-                    current = nil
-                }
-            } else if current == nil {
-                current = (row, describe(row.edge))
-            } else if current!.cause == nil, let c = describe(row.edge) {
-                current!.cause = c
+        return OutageRules.outages(in: edges, sessionStarts: sessionStarts, lastWall: lastWall ?? edges.last?.wall ?? 0)
+            .map { o in
+                let first = edges[o.start]
+                return JournalGap(
+                    start: o.startWall, end: o.endWall, open: o.end == nil, epoch: first.epoch,
+                    state: first.edge.stateName, cause: o.cause.map { describe(edges[$0].edge) } ?? first.edge.stateName,
+                    seq: first.seq, durationNanos: o.durationNanos)
             }
-        }
-        if let c = current {
-            gaps.append(gap(from: c.row, cause: c.cause, to: nil, endWall: last?.wall ?? c.row.wall))
-        }
-        return gaps.filter { $0.durationSeconds >= minDurationSeconds }
+            .filter { $0.durationSeconds >= minDurationSeconds }
     }
 }

@@ -104,7 +104,13 @@ public struct JournalReport: Sendable {
     public var compressionRatio: Double { storedBytes == 0 ? 0 : Double(rawBytes) / Double(storedBytes) }
     /// Seconds without a connected epoch inside the range.
     public var disconnectedSeconds: Double {
-        incidents.reduce(0) { $0 + Double(max(0, min($1.outage.end, end) - max($1.outage.start, start))) / 1e9 }
+        incidents.reduce(0) { total, incident in
+            let o = incident.outage
+            // Whole outages count their duration (right across a wall-clock step); outages cut
+            // by the report's range count the part inside it.
+            if o.start >= start && o.end <= end { return total + o.durationSeconds }
+            return total + Double(max(0, min(o.end, end) - max(o.start, start))) / 1e9
+        }
     }
     /// Records lost according to journal-lag markers, and their bytes.
     public var journalLag: (count: UInt64, bytes: UInt64) {

@@ -2,17 +2,18 @@ import WireTapeCore
 import WireTapeJournal
 
 /// A lifecycle edge with its record's place in the journal.
-public struct EdgeEvent: Sendable, Hashable {
-    /// Sequence number, epoch and wall time (ns) of the record.
-    public var seq: UInt64, epoch: UInt64, wall: Int64
+public struct EdgeEvent: Sendable, Hashable, LifecycleMark {
+    /// Sequence number, epoch, wall time (ns) and monotonic time (ns) of the record.
+    public var seq: UInt64, epoch: UInt64, wall: Int64, mono: UInt64
     /// The edge (with ``LifecycleEdge/closedBy`` and counters when read from the record).
     public var edge: LifecycleEdge
 
     /// Creates an event.
-    public init(seq: UInt64, epoch: UInt64, wall: Int64, edge: LifecycleEdge) {
+    public init(seq: UInt64, epoch: UInt64, wall: Int64, mono: UInt64 = 0, edge: LifecycleEdge) {
         self.seq = seq
         self.epoch = epoch
         self.wall = wall
+        self.mono = mono
         self.edge = edge
     }
 }
@@ -75,7 +76,8 @@ public struct OutageCause: Sendable, Hashable {
 /// A period with no connected epoch: from the edge that left the connected states to the
 /// next `connected` edge (or the end of the journal when none came).
 public struct Outage: Sendable, Hashable {
-    /// Wall time (ns) of the edge that started it, and of the `connected` edge that ended it.
+    /// Wall time (ns) of the edge that started it, and of the `connected` edge that ended it
+    /// (never before `start`: see ``OutageSpan/endWall``).
     public var start: Int64, end: Int64
     /// True when no `connected` edge ended it.
     public var open: Bool
@@ -91,8 +93,11 @@ public struct Outage: Sendable, Hashable {
     /// The attempts that failed, in order.
     public var failures: [ConnectMark]
 
+    /// How long it lasted (``OutageSpan/durationNanos``: right across a wall-clock step).
+    public var durationNanos: UInt64
+
     /// Duration in seconds.
-    public var durationSeconds: Double { Double(end - start) / 1e9 }
+    public var durationSeconds: Double { Double(durationNanos) / 1e9 }
 }
 
 /// A period of one connected epoch: from its `connected` edge to the edge that left the
@@ -108,70 +113,24 @@ public struct EpochBand: Sendable, Hashable {
 
 /// The pure analysis of lifecycle edges and connect records into epochs and outages.
 ///
-/// The rules match `wiretape gaps` (``WireTapeJournal/JournalGap``): an outage starts at an
-/// edge into `connecting`, `reconnecting`, `unrecoverable` or `closed` while connected (or
-/// before the first connection), and ends at the next `connected` edge; `stale` and
-/// `resumed` count as connected.
+/// Outages follow ``WireTapeJournal/OutageRules``, the rules of `wiretape gaps`.
 public enum ConnectivityAnalysis {
-    /// The outages and epoch bands, given every edge and connect record in sequence order
-    /// and the wall time of the journal's last record.
-    public static func analyse(edges: [EdgeEvent], connects: [ConnectMark], lastWall: Int64) -> (outages: [Outage], epochs: [EpochBand]) {
-        let up: Set<String> = [ConnState.connected.rawValue, ConnState.stale.rawValue, ConnState.resumed.rawValue]
-        var outages: [Outage] = []
-        var bands: [EpochBand] = []
-        var current: Outage?
-        var band: EpochBand?
-        var staleStart: Int64?
-        func hasCause(_ e: LifecycleEdge) -> Bool { e.closeCode != nil || e.error != nil || e.message != nil }
-        func cause(_ ev: EdgeEvent) -> OutageCause {
-            OutageCause(
-                closeCode: ev.edge.closeCode, closeReason: ev.edge.closeReason, closedBy: ev.edge.closedBy,
-                error: ev.edge.error, message: ev.edge.message, httpStatus: nil, state: ev.edge.stateName)
+    /// The outages and epoch bands, given every edge and connect record in sequence order,
+    /// the sequence numbers of session starts (for durations across a wall-clock step) and
+    /// the wall time of the journal's last record.
+    public static func analyse(
+        edges: [EdgeEvent], connects: [ConnectMark], sessionStarts: [UInt64] = [], lastWall: Int64
+    ) -> (outages: [Outage], epochs: [EpochBand]) {
+        var outages = OutageRules.outages(in: edges, sessionStarts: sessionStarts, lastWall: lastWall).map { span in
+            let first = edges[span.start]
+            var cause = OutageCause(edges[span.cause ?? span.start].edge)
+            cause.state = first.edge.stateName
+            return Outage(
+                start: span.startWall, end: span.endWall, open: span.end == nil, epochBefore: first.epoch,
+                epochAfter: span.end.map { edges[$0].epoch }, startSeq: first.seq, endSeq: span.end.map { edges[$0].seq },
+                cause: cause, attempts: 0, failures: [], durationNanos: span.durationNanos)
         }
-        func closeBand(at wall: Int64) {
-            guard var b = band else { return }
-            if let s = staleStart { b.stale.append(s...max(s, wall)); staleStart = nil }
-            b.end = wall
-            bands.append(b)
-            band = nil
-        }
-        for ev in edges {
-            let state = ev.edge.stateName
-            if up.contains(state) {
-                if state == ConnState.connected.rawValue {
-                    if var o = current {
-                        o.end = ev.wall
-                        o.open = false
-                        o.epochAfter = ev.epoch
-                        o.endSeq = ev.seq
-                        outages.append(o)
-                        current = nil
-                    }
-                    closeBand(at: ev.wall)
-                    band = EpochBand(epoch: ev.epoch, start: ev.wall, end: ev.wall, stale: [])
-                } else if state == ConnState.stale.rawValue {
-                    if staleStart == nil { staleStart = ev.wall }
-                } else if let s = staleStart, var b = band {
-                    b.stale.append(s...max(s, ev.wall))
-                    band = b
-                    staleStart = nil
-                }
-            } else if current == nil {
-                closeBand(at: ev.wall)
-                current = Outage(
-                    start: ev.wall, end: ev.wall, open: true, epochBefore: ev.epoch, epochAfter: nil, startSeq: ev.seq,
-                    endSeq: nil, cause: cause(ev), attempts: 0, failures: [])
-            } else if !hasCause(current!.cause.asEdge), hasCause(ev.edge) {
-                let state = current!.cause.state
-                current!.cause = cause(ev)
-                current!.cause.state = state
-            }
-        }
-        if var o = current {
-            o.end = max(o.start, lastWall)
-            outages.append(o)
-        }
-        closeBand(at: max(band?.start ?? lastWall, lastWall))
+        let bands = epochBands(edges: edges, lastWall: lastWall)
         // Attach connect records to the outage whose sequence range (start edge, end edge] holds them.
         var i = 0
         for c in connects {
@@ -192,10 +151,47 @@ public enum ConnectivityAnalysis {
         }
         return (outages, bands)
     }
+
+    /// The connected periods: from each `connected` edge to the edge that left the connected
+    /// states, with the `stale` stretches inside.
+    static func epochBands(edges: [EdgeEvent], lastWall: Int64) -> [EpochBand] {
+        var bands: [EpochBand] = []
+        var band: EpochBand?
+        var staleStart: Int64?
+        func closeBand(at wall: Int64) {
+            guard var b = band else { return }
+            if let s = staleStart { b.stale.append(s...max(s, wall)); staleStart = nil }
+            b.end = max(b.start, wall)
+            bands.append(b)
+            band = nil
+        }
+        for ev in edges {
+            let state = ev.edge.stateName
+            if state == ConnState.connected.rawValue {
+                closeBand(at: ev.wall)
+                band = EpochBand(epoch: ev.epoch, start: ev.wall, end: ev.wall, stale: [])
+            } else if state == ConnState.stale.rawValue {
+                if band != nil, staleStart == nil { staleStart = ev.wall }
+            } else if OutageRules.isConnected(state) {
+                if let s = staleStart, var b = band {
+                    b.stale.append(s...max(s, ev.wall))
+                    band = b
+                    staleStart = nil
+                }
+            } else {
+                closeBand(at: ev.wall)
+            }
+        }
+        closeBand(at: max(band?.start ?? lastWall, lastWall))
+        return bands
+    }
 }
 
 extension OutageCause {
-    fileprivate var asEdge: LifecycleEdge {
-        LifecycleEdge(stateName: state, closeCode: closeCode, closeReason: closeReason, error: error, message: message)
+    /// The cause an edge gives (its close, error and message; no HTTP status yet).
+    init(_ edge: LifecycleEdge) {
+        self.init(
+            closeCode: edge.closeCode, closeReason: edge.closeReason, closedBy: edge.closedBy,
+            error: edge.error, message: edge.message, httpStatus: nil, state: edge.stateName)
     }
 }

@@ -69,17 +69,22 @@ public enum ReportBuilder {
                 }
             }
         }
-        if report.feedURL == nil, let u = try q.sessions().first(where: { $0.url != nil })?.url {
+        let sessions = try q.sessions()
+        if report.feedURL == nil, let u = sessions.first(where: { $0.url != nil })?.url {
             report.feedURL = Redaction.redact(url: u)
         }
         report.connectFailures = connects.filter { $0.event.outcome == .failed }
 
         // Epochs and outages from every edge (the state at the range start needs the edges before it).
         let edges = try q.lifecycleEdges().map { row in
-            EdgeEvent(seq: row.seq, epoch: row.epoch, wall: row.wall, edge: fullEdges[row.seq] ?? row.edge)
+            EdgeEvent(seq: row.seq, epoch: row.epoch, wall: row.wall, mono: row.mono, edge: fullEdges[row.seq] ?? row.edge)
         }
-        let lastWall = spans.isEmpty ? end : maxWall
-        let (outages, bands) = ConnectivityAnalysis.analyse(edges: edges, connects: connects, lastWall: lastWall)
+        // An open outage ends at the last block in sequence order (not at the largest wall
+        // time: after a clock step back that would be long ago).
+        let lastWall = spans.last?.maxWall ?? end
+        let sessionStarts = sessions.filter { $0.phase == .start }.map(\.seq)
+        let (outages, bands) = ConnectivityAnalysis.analyse(
+            edges: edges, connects: connects, sessionStarts: sessionStarts, lastWall: lastWall)
         report.epochs = bands.filter { $0.end >= start && $0.start <= end }
         let shown = outages.filter { $0.end >= start && $0.start <= end }
 

@@ -35,4 +35,21 @@ import WireTapeJournal
         let (outages, _) = ConnectivityAnalysis.analyse(edges: edges, connects: [], lastWall: 80)
         #expect(outages.count == 1 && outages[0].open && outages[0].end == 80 && outages[0].attempts == 0)
     }
+
+    @Test func aWallClockStepInsideAnOutageKeepsItsMonotonicDuration() {
+        // The wall clock steps back 60 s while disconnected; 4 s pass on the monotonic clock.
+        let edges = [
+            EdgeEvent(seq: 1, epoch: 1, wall: 100_000_000_000, mono: 1_000, edge: LifecycleEdge(state: .connected)),
+            EdgeEvent(seq: 2, epoch: 1, wall: 110_000_000_000, mono: 10_000_001_000, edge: LifecycleEdge(state: .reconnecting, error: "connectionLost")),
+            EdgeEvent(seq: 4, epoch: 2, wall: 50_000_000_000, mono: 14_000_001_000, edge: LifecycleEdge(state: .connected)),
+        ]
+        let (outages, bands) = ConnectivityAnalysis.analyse(edges: edges, connects: [], lastWall: 110_000_000_000)
+        #expect(outages.count == 1)
+        #expect(outages[0].durationNanos == 4_000_000_000 && outages[0].durationSeconds == 4)
+        #expect(outages[0].end >= outages[0].start)
+        #expect(bands.allSatisfy { $0.end >= $0.start })
+        // Across a new recording session (its start record is seq 3), monotonic times are not comparable: 0, never negative.
+        let (other, _) = ConnectivityAnalysis.analyse(edges: edges, connects: [], sessionStarts: [3], lastWall: 110_000_000_000)
+        #expect(other[0].durationNanos == 0)
+    }
 }

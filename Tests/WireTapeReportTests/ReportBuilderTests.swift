@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WireTapeCore
 import WireTapeJournal
 @testable import WireTapeReport
 
@@ -28,6 +29,34 @@ import WireTapeJournal
         #expect(r.lastCounters?.totalLagged == 3)
         #expect(r.feedURL == "wss://feed.test/ws?token=<redacted>&stream=x")
         #expect(abs(r.disconnectedSeconds - 19.5) < 1e-9)
+    }
+
+    @Test func outagesAreTheGapsOfWiretapeGaps() throws {
+        // One definition of an outage: the report's incidents and `gaps` agree on every
+        // outage, including one across a wall-clock step back and one still open.
+        let dir = tempDir(); defer { try? FileManager.default.removeItem(atPath: dir) }
+        let base: Int64 = 1_700_000_000_000_000_000
+        func at(_ wall: Int64, _ mono: UInt64) -> ReceiveTimestamp { ReceiveTimestamp(wallNanos: base + wall, monotonicNanos: mono) }
+        let w = try JournalWriter(directory: dir + "/j")
+        try w.append(.lifecycle(LifecycleEdge(state: .connecting)), epoch: 0, at: at(0, 0))
+        try w.append(.lifecycle(LifecycleEdge(state: .connected)), epoch: 1, at: at(1_000_000_000, 1_000_000_000))
+        try w.append(.lifecycle(LifecycleEdge(state: .reconnecting, closeCode: 1011, closeReason: "overloaded")), epoch: 1, at: at(10_000_000_000, 10_000_000_000))
+        try w.append(.lifecycle(LifecycleEdge(state: .connected)), epoch: 2, at: at(-50_000_000_000, 14_000_000_000))
+        try w.append(.lifecycle(LifecycleEdge(state: .stale)), epoch: 2, at: at(-40_000_000_000, 24_000_000_000))
+        try w.append(.lifecycle(LifecycleEdge(state: .reconnecting, error: "livenessTimeout", message: "no data")), epoch: 2, at: at(-30_000_000_000, 34_000_000_000))
+        try w.flush()  // the last block holds only the frame 10 s into the open outage
+        try w.append(.frame(direction: .outbound, opcode: .text, payload: Array("ping".utf8)), epoch: 2, at: at(-20_000_000_000, 44_000_000_000))
+        try w.close()
+        let gaps = try JournalGap.find(directory: dir + "/j")
+        let outages = try ReportBuilder.build(directory: dir + "/j").incidents.map(\.outage)
+        #expect(gaps.count == 3)
+        #expect(outages.map(\.start) == gaps.map(\.start))
+        #expect(outages.map(\.end) == gaps.map(\.end))
+        #expect(outages.map(\.durationNanos) == gaps.map(\.durationNanos))
+        #expect(outages.map(\.open) == gaps.map(\.open))
+        #expect(gaps.map(\.durationNanos) == [1_000_000_000, 4_000_000_000, 10_000_000_000])
+        #expect(outages[1].cause.closeCode == 1011 && gaps[1].cause == "close 1011 \"overloaded\"")
+        #expect(outages[2].open && outages[2].cause.error == "livenessTimeout")
     }
 
     @Test func windowCountsAndExcerptsAreExact() throws {
