@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import WireTapeJournal
 
 /// The decisions of a progress line, with no clock and no terminal: feed it the work done
 /// and the time since the start; it says what line to show, if any.
@@ -115,5 +116,23 @@ final class Progress {
     private func write(_ s: String) {
         var s = s
         s.withUTF8 { u in _ = Glibc.write(2, u.baseAddress, u.count) }
+    }
+}
+
+extension Progress {
+    /// A progress line for a pass over the segment files (`verify`, `repair`, `reindex`),
+    /// counted in MiB of segments scanned.
+    static func segmentScan(_ label: String) -> Progress {
+        Progress(label: label, unit: "MiB", total: nil)
+    }
+
+    /// Runs a maintenance pass that reports to this line, and clears the line when it ends
+    /// (also when it throws), before the command prints its result.
+    func run<T>(_ pass: (@escaping ScanProgress) throws(JournalError) -> T) throws(JournalError) -> T {
+        defer { finish() }
+        return try pass { [self] scanned, total in
+            setTotal(total >> 20)
+            update(done: scanned >> 20)
+        }
     }
 }

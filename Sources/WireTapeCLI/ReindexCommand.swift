@@ -12,7 +12,9 @@ public struct ReindexCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let directory = journal.directory
-        let report = try JournalMaintenance.reindex(directory: directory)
+        let report = try Progress.segmentScan("reindex").run { p throws(JournalError) in
+            try JournalMaintenance.reindex(directory: directory, progress: p)
+        }
         JournalOutput.current.line(report.description)
     }
 }

@@ -13,7 +13,9 @@ public struct RepairCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let directory = journal.directory
-        let report = try JournalMaintenance.repair(directory: directory)
+        let report = try Progress.segmentScan("repair").run { p throws(JournalError) in
+            try JournalMaintenance.repair(directory: directory, progress: p)
+        }
         JournalOutput.current.line(report.description)
     }
 }

@@ -14,7 +14,9 @@ public struct VerifyCommand: AsyncParsableCommand {
     public func run() async throws {
         let directory = journal.directory
         let out = JournalOutput.current
-        let report = try JournalMaintenance.verify(directory: directory)
+        let report = try Progress.segmentScan("verify").run { p throws(JournalError) in
+            try JournalMaintenance.verify(directory: directory, progress: p)
+        }
         out.line(report.description)
         if !report.isOK { throw ExitCode(1) }
     }

@@ -205,9 +205,10 @@ public enum JournalMaintenance {
     /// Brings the index up to date with the segments after a crash, and truncates a torn tail
     /// of unsealed segments. Scans only what the index does not cover (plus the newest
     /// segment), unless the index disagrees with the segments, in which case it is rebuilt.
-    static func recover(directory: String, index: JournalIndex) throws(JournalError) -> (RecoveryReport, [SegmentScanResult]) {
+    static func recover(directory: String, index: JournalIndex, progress: ScanProgress? = nil) throws(JournalError) -> (RecoveryReport, [SegmentScanResult]) {
         var report = RecoveryReport()
         let segments = try listSegments(directory)
+        let meter = ScanMeter(directory: directory, segments: segments, report: progress)
         let known = Set(segments.map(\.name))
         // Rows for segments that vanished.
         var removed = 0
@@ -245,12 +246,14 @@ public enum JournalMaintenance {
         try index.begin()
         do throws(JournalError) {
             for (i, seg) in segments.enumerated() {
+                defer { meter.finished(segment: i) }
                 let isLast = i == segments.count - 1
                 // Segments wholly before the indexed high-water mark are trusted; the newest
                 // segment is always scanned so that the writer knows its counts.
                 if let s = startName, seg.name < s, !isLast { continue }
                 let res = try Scanner.scan(directory: directory, name: seg.name, previousLastSeq: previous, wantRows: true) {
                     (b: ScannedBlock) throws(JournalError) in
+                    meter.reached(segment: i, offset: b.row.end)
                     if let h = high, b.row.firstSeq <= h { return }
                     try index.add(b.row)
                     for l in b.lifecycle { try index.add(l) }
@@ -322,8 +325,9 @@ public enum JournalMaintenance {
     /// damage in the middle (left in place; readers skip it) and rebuilds the index.
     ///
     /// Takes the writer lock, so it fails with ``JournalError/Code/locked`` while a writer runs.
+    /// - Parameter progress: told the bytes scanned after each block.
     /// - Throws: ``JournalError`` on I/O failure or when the journal is locked.
-    public static func repair(directory: String) throws(JournalError) -> RecoveryReport {
+    public static func repair(directory: String, progress: ScanProgress? = nil) throws(JournalError) -> RecoveryReport {
         guard FS.isDirectory(directory) else { throw JournalError(.notAJournal, "\(directory) is not a directory", path: directory) }
         let lock = try WriterLock(directory: directory)
         defer { withExtendedLifetime(lock) {} }
@@ -331,12 +335,12 @@ public enum JournalMaintenance {
         var report: RecoveryReport
         do {
             let index = try JournalIndex(path: indexPath, readOnly: false)
-            (report, _) = try recover(directory: directory, index: index)
+            (report, _) = try recover(directory: directory, index: index, progress: progress)
         } catch where error.code == .index {
             // An unreadable index file: start over.
             removeIndexFiles(directory)
             let index = try JournalIndex(path: indexPath, readOnly: false)
-            (report, _) = try recover(directory: directory, index: index)
+            (report, _) = try recover(directory: directory, index: index, progress: progress)
             report.rebuiltIndex = true
         }
         return report
@@ -350,8 +354,9 @@ public enum JournalMaintenance {
     /// Rebuilds the index from the segments alone (the index is derived data).
     ///
     /// Builds into a temporary file and renames it over the old index. Takes the writer lock.
+    /// - Parameter progress: told the bytes scanned after each block.
     /// - Throws: ``JournalError`` on I/O failure or when the journal is locked.
-    public static func reindex(directory: String) throws(JournalError) -> RecoveryReport {
+    public static func reindex(directory: String, progress: ScanProgress? = nil) throws(JournalError) -> RecoveryReport {
         guard FS.isDirectory(directory) else { throw JournalError(.notAJournal, "\(directory) is not a directory", path: directory) }
         let lock = try WriterLock(directory: directory)
         defer { withExtendedLifetime(lock) {} }
@@ -364,9 +369,13 @@ public enum JournalMaintenance {
             try index.begin()
             var previous: UInt64?
             var pending = 0
-            for seg in try listSegments(directory) {
+            let segments = try listSegments(directory)
+            let meter = ScanMeter(directory: directory, segments: segments, report: progress)
+            for (i, seg) in segments.enumerated() {
+                defer { meter.finished(segment: i) }
                 let res = try Scanner.scan(directory: directory, name: seg.name, previousLastSeq: previous, wantRows: true) {
                     (b: ScannedBlock) throws(JournalError) in
+                    meter.reached(segment: i, offset: b.row.end)
                     try index.add(b.row)
                     for l in b.lifecycle { try index.add(l) }
                     for s in b.sessions { try index.add(s) }

@@ -26,8 +26,9 @@ public struct VerifyReport: Sendable, CustomStringConvertible {
 extension JournalMaintenance {
     /// Checks every block checksum and record of every segment, the sequence order, the
     /// seals, and that the index agrees with the segments row for row. Read-only; no lock.
+    /// - Parameter progress: told the bytes scanned after each block.
     /// - Throws: ``JournalError`` only when the directory cannot be read at all.
-    public static func verify(directory: String) throws(JournalError) -> VerifyReport {
+    public static func verify(directory: String, progress: ScanProgress? = nil) throws(JournalError) -> VerifyReport {
         guard FS.isDirectory(directory) else { throw JournalError(.notAJournal, "\(directory) is not a directory", path: directory) }
         var report = VerifyReport()
         let indexPath = joinPath(directory, JournalFormat.indexFileName)
@@ -50,11 +51,14 @@ extension JournalMaintenance {
         var previous: UInt64?
         var latestWall: Int64?
         let segments = try listSegments(directory)
+        let meter = ScanMeter(directory: directory, segments: segments, report: progress)
         for (i, seg) in segments.enumerated() {
+            defer { meter.finished(segment: i) }
             report.segments += 1
             let path = joinPath(directory, seg.name)
             let res = try Scanner.scan(directory: directory, name: seg.name, previousLastSeq: previous, wantRows: index != nil) {
                 (b: ScannedBlock) throws(JournalError) in
+                meter.reached(segment: i, offset: b.row.end)
                 if let m = latestWall, b.row.minWall < m { report.wallBacksteps += 1 }
                 latestWall = max(latestWall ?? b.row.maxWall, b.row.maxWall)
                 guard index != nil else { return }
