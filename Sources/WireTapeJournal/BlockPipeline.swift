@@ -1,3 +1,4 @@
+import CLZ4
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -20,14 +21,27 @@ final class TakenBlock {
     var lifecycle: [LifecycleRow] = []
     var sessions: [SessionRow] = []
 
+    /// The dictionary to compress against: the one of the segment the block is expected to
+    /// go to (the writer recompresses when rotation gives it another).
+    var dictionary: SegmentDictionary?
+    /// The dictionary ``out`` was compressed with.
+    private(set) var compressedWith: SegmentDictionary?
+    /// The LZ4 work stream for ``dictionary`` (a copy of its template per block).
+    private let stream: UnsafeMutablePointer<LZ4_stream_t>
+
     init(blockSize: Int) {
         raw = GrowableBytes(capacity: blockSize + 4096)
         out = GrowableBytes(capacity: blockSize + blockSize / 255 + 4096)
+        stream = LZ4_createStream()!
     }
+
+    deinit { _ = LZ4_freeStream(stream) }
 
     /// Compresses ``raw`` into ``out`` (header included) with the summary's fields.
     func compress(acceleration: Int32) {
-        header = BlockCompressor.encodeBlock(raw.bytes, into: out, acceleration: acceleration, summary: summary)
+        header = BlockCompressor.encodeBlock(
+            raw.bytes, into: out, acceleration: acceleration, summary: summary, dictionary: dictionary, stream: stream)
+        compressedWith = dictionary
     }
 }
 

@@ -53,6 +53,16 @@ public struct JournalWriterOptions: Sendable {
     /// cut back and the block is retried at the next one. Stored bytes are identical. Used by
     /// `wiretape import`; see docs/journal-design.md ("Compression on a second thread").
     public var compressOnSecondThread: Bool = false
+    /// Give each new segment an LZ4 dictionary sampled from the blocks written before it
+    /// (format 2, codec 2; default true): ~3% smaller journals at the same speed, blocks
+    /// still decodable one by one. A segment started without one (the writer's first, before
+    /// 64 blocks were sampled) is sealed once it holds ``dictionaryWarmupBytes``, so that
+    /// the next one gets a dictionary. See docs/journal-design.md ("Segment dictionaries").
+    public var segmentDictionary: Bool = true
+    /// With ``segmentDictionary``: a segment without a dictionary is sealed at the first
+    /// block write that finds it holding at least this many bytes and 64 blocks sampled
+    /// (default 1 MiB; the writer's first segment is this small).
+    public var dictionaryWarmupBytes: UInt64 = 1 << 20
 
     /// Creates the default options.
     public init() {}
@@ -115,6 +125,10 @@ public final class JournalWriter {
     private var segmentFirstSeq: UInt64 = 0
     private var segmentLastSeq: UInt64 = 0
     private var segmentCreatedWall: Int64 = 0
+    /// The active segment's dictionary (nil: blocks are written with codec 1).
+    private var segmentDictionary: SegmentDictionary?
+    /// Samples of the blocks written, for the next segment's dictionary.
+    private var sampler = DictionarySampler()
 
     // Index rows not yet committed.
     private var indexBlocks: [BlockIndexRow] = []
@@ -207,6 +221,7 @@ public final class JournalWriter {
             segmentLastSeq = last.lastSeq ?? 0
             segmentCreatedWall = last.header!.createdWallNanos
             if last.blockCount == 0 { segmentFirstSeq = seq }
+            segmentDictionary = try SegmentReader(directory: directory, name: last.name).dictionary
         }
         if case .interval(let ns) = options.durability {
             let s = BackgroundSyncer(intervalNanos: ns)
@@ -396,6 +411,7 @@ public final class JournalWriter {
         precondition(takenState == .none)
         let t = taken
         builder.assemble(into: t.raw)
+        t.dictionary = segmentDictionary
         t.summary = BlockHeader(
             codec: 0, storedLength: 0, rawLength: 0, recordCount: pendingCount, payloadCRC: 0,
             firstSeq: blockFirstSeq, lastSeq: blockLastSeq, minWall: minWall, maxWall: maxWall,
@@ -435,9 +451,17 @@ public final class JournalWriter {
         if segment != nil, segmentBlocks > 0 {
             let tooBig = segmentSize + estimate + UInt64(JournalFormat.sealSize) > options.maxSegmentBytes
             let tooOld = segmentFirstMono.map { Int64(bitPattern: t.firstMono &- $0) >= Int64(options.maxSegmentAgeNanos) } ?? false
-            if tooBig || tooOld { try sealSegment() }
+            // A segment without a dictionary ends once the next one can have one.
+            let dictionaryReady = options.segmentDictionary && segmentDictionary == nil && sampler.isReady
+                && segmentSize >= options.dictionaryWarmupBytes
+            if tooBig || tooOld || dictionaryReady { try sealSegment() }
         }
         if segment == nil { try createSegment(firstSeq: h.firstSeq, minWall: h.minWall) }
+        if t.compressedWith !== segmentDictionary {
+            // Compressed for the segment before the rotation: compress for this one.
+            t.dictionary = segmentDictionary
+            t.compress(acceleration: options.lz4Acceleration)
+        }
         let storedCount = Int(t.header.storedLength)
         let f = segment!
         do throws(JournalError) {
@@ -448,6 +472,7 @@ public final class JournalWriter {
         }
         let offset = segmentSize
         segmentSize += UInt64(t.out.count)
+        if options.segmentDictionary { sampler.sample(block: t.raw.bytes) }
         if segmentBlocks == 0 { segmentFirstSeq = h.firstSeq }
         if segmentFirstMono == nil { segmentFirstMono = t.firstMono }
         segmentBlocks += 1
@@ -506,7 +531,9 @@ public final class JournalWriter {
         let created = minWall == .max ? 0 : minWall
         // O_EXCL: a writer never overwrites a file it did not create in this run.
         let f = try FileDescriptor.open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, what: "creating segment")
-        let header = SegmentHeader(firstSeq: blockFirstSeq, createdWallNanos: created).encode()
+        let dictionary = options.segmentDictionary ? sampler.dictionary() : nil
+        // The header and the dictionary record in one write.
+        let header = SegmentHeader(firstSeq: blockFirstSeq, createdWallNanos: created).encode() + (dictionary?.record() ?? [])
         do throws(JournalError) {
             try writeAll(header, f, at: 0)
         } catch {
@@ -523,6 +550,7 @@ public final class JournalWriter {
         segmentLastSeq = 0
         segmentFirstMono = nil
         segmentCreatedWall = created
+        segmentDictionary = dictionary
         indexSegments.append((name, blockFirstSeq, created, false))
         syncer?.setFile(f)
     }
@@ -548,6 +576,7 @@ public final class JournalWriter {
         indexSegments.append((segmentName, JournalFormat.parseSegmentFileName(segmentName) ?? segmentFirstSeq, segmentCreatedWall, true))
         syncer?.setFile(nil)
         segment = nil
+        segmentDictionary = nil
         try commitIndex()
     }
 
