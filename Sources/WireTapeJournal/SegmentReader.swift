@@ -50,7 +50,7 @@ final class SegmentReader {
         file = try FileDescriptor.open(path, O_RDONLY, what: "opening segment")
         size = try file.size()
         try readHeader()
-        if header != nil { try readDictionary() }
+        try readDictionary()
     }
 
     /// The uncompressed bytes of the block last loaded by ``loadPayload(_:at:)``.
@@ -59,9 +59,11 @@ final class SegmentReader {
         return UnsafeRawBufferPointer(start: decoded.base + prefix, count: decoded.count - prefix)
     }
 
-    /// Loads the dictionary record at offset 40 (SPEC.md §3.1) when it is there and valid;
-    /// otherwise blocks start at 40 and the walk judges those bytes (§7).
+    /// Loads the dictionary record at offset 40 (SPEC.md §3.1) of a format-2 segment with a
+    /// valid header when it is there and valid; otherwise blocks start at 40 and the walk
+    /// judges those bytes (§7).
     private func readDictionary() throws(JournalError) {
+        guard let h = header, h.major >= 2 else { return }
         let at = UInt64(JournalFormat.segmentHeaderSize)
         guard size >= at + UInt64(JournalFormat.dictionaryHeaderSize) else { return }
         headerBytes.clear()
@@ -85,7 +87,7 @@ final class SegmentReader {
     /// reader opened the file before the writer's first write completed).
     func refreshSize() throws(JournalError) {
         size = try file.size()
-        if header != nil, dictionary == nil { try readDictionary() }
+        if dictionary == nil { try readDictionary() }
     }
 
     private func readHeader() throws(JournalError) {
@@ -168,7 +170,7 @@ final class SegmentReader {
         if remaining < UInt64(JournalFormat.blockHeaderSize) { return true }
         let hb = headerBytes.bytes
         // A dictionary record cut short (the segment's first write).
-        if offset == UInt64(JournalFormat.segmentHeaderSize), dictionary == nil,
+        if offset == UInt64(JournalFormat.segmentHeaderSize), dictionary == nil, (header?.major ?? 0) >= 2,
             case .valid(let length, _) = SegmentDictionary.readHeader(hb),
             offset + UInt64(JournalFormat.dictionaryHeaderSize + length) > size
         {
