@@ -47,8 +47,9 @@ final class TakenBlock {
 
 /// One thread that compresses the writer's full blocks while the writer's owner goes on
 /// filling the next one (``JournalWriterOptions/compressOnSecondThread``). One block at a
-/// time: the writer waits for block N before it hands over block N+1, and writes every block
-/// itself, on its owner's thread, as soon as the compression is done.
+/// time: the writer waits for block N before it hands over block N+1, then writes block N on
+/// its owner's thread while block N+1 is compressed (two buffers), and writes every other
+/// block as soon as its compression is done.
 ///
 /// `@unchecked Sendable`: `job` and `stopping` are written by the owner only when no job is
 /// outstanding (before `sem_post(work)`), and read by the thread only after `sem_wait(work)`;

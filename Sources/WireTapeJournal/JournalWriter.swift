@@ -96,11 +96,13 @@ public final class JournalWriter {
     private let index: JournalIndex
     private var syncer: BackgroundSyncer?
 
-    // Pending block.
-    /// The block taken from the builder, being compressed or waiting to be written.
-    private let taken: TakenBlock
-    private var takenState = TakenState.none
-    private enum TakenState { case none, compressing, ready }
+    // Blocks taken from the builder: two buffers, so that with the compression thread block
+    // N is written while block N+1 is compressed.
+    private let takenBuffers: (TakenBlock, TakenBlock)
+    /// The block the compression thread is compressing.
+    private var compressing: TakenBlock?
+    /// A compressed block waiting to be written (or whose write failed: retried first).
+    private var ready: TakenBlock?
     private var compressor: CompressionThread?
     private let scratch = GrowableBytes(capacity: 1024)
     private let builder: BlockBuilder
@@ -200,7 +202,7 @@ public final class JournalWriter {
         recovery = report
         wallBacksteps = try index.wallBacksteps()
         indexedMaxWall = try index.maxWall()
-        taken = TakenBlock(blockSize: options.blockSize)
+        takenBuffers = (TakenBlock(blockSize: options.blockSize), TakenBlock(blockSize: options.blockSize))
         builder = BlockBuilder(capacity: options.blockSize)
         if let l = report.lastSeq { writtenThroughSeq = l }
         if let used = report.highestSeqUsed {
@@ -285,13 +287,21 @@ public final class JournalWriter {
         kinds[kind] += 1
         if let c = compressor {
             // Write the block compressed on the second thread as soon as it is ready.
-            if takenState == .compressing, c.isDone { try writeTakenBlock() }
+            if ready != nil || (compressing != nil && c.isDone) { try writeTakenBlocks() }
             if builder.rawCount >= options.blockSize {
                 if let e = syncer?.takeFailure() { throw e }
-                try writeTakenBlock()
-                takePending()
-                takenState = .compressing
-                c.submit(taken)
+                if ready != nil { try writeTakenBlocks() }  // a failed write is retried first
+                if let done = compressing {
+                    c.wait()
+                    compressing = nil
+                    ready = done
+                }
+                // Hand this block to the thread, then write the previous one meanwhile.
+                let free = ready === takenBuffers.0 ? takenBuffers.1 : takenBuffers.0
+                takePending(into: free)
+                compressing = free
+                c.submit(free)
+                if let r = ready { try write(r) }
             }
         } else if builder.rawCount >= options.blockSize {
             try flush()
@@ -384,7 +394,7 @@ public final class JournalWriter {
     /// - Throws: ``JournalError`` when the write fails.
     public func flushIfDue(monoNanos: UInt64) throws(JournalError) {
         try checkOpen()
-        try writeTakenBlock()
+        try writeTakenBlocks()
         if pendingCount > 0 && Int64(bitPattern: monoNanos &- blockFirstMono) >= Int64(options.maxBlockAgeNanos) {
             try flush()
         }
@@ -397,19 +407,19 @@ public final class JournalWriter {
     public func flush() throws(JournalError) {
         // A failed background sync is reported at the next block write.
         if let e = syncer?.takeFailure() { throw e }
-        try writeTakenBlock()
+        try writeTakenBlocks()
         guard pendingCount > 0 else { return }
-        takePending()
-        taken.compress(acceleration: options.lz4Acceleration)
-        takenState = .ready
-        try writeTakenBlock()
+        let t = takenBuffers.0
+        takePending(into: t)
+        t.compress(acceleration: options.lz4Acceleration)
+        ready = t
+        try write(t)
     }
 
-    /// Moves the pending records into ``taken`` (assembled, with their summary) and starts
-    /// an empty pending block. ``taken`` must be free.
-    private func takePending() {
-        precondition(takenState == .none)
-        let t = taken
+    /// Moves the pending records into `t` (assembled, with their summary) and starts an
+    /// empty pending block. `t` must be free (neither compressing nor waiting to be written).
+    private func takePending(into t: TakenBlock) {
+        precondition(t !== compressing && t !== ready)
         builder.assemble(into: t.raw)
         t.dictionary = segmentDictionary
         t.summary = BlockHeader(
@@ -434,18 +444,22 @@ public final class JournalWriter {
         payloadBytes = 0
     }
 
-    /// Writes the taken block (waiting for its compression first), rotating the segment
-    /// first when it is full or old. On failure the file is cut back to its previous length
-    /// and the block stays taken, so a later call retries it.
-    private func writeTakenBlock() throws(JournalError) {
-        switch takenState {
-        case .none: return
-        case .compressing:
+    /// Writes the taken blocks in order: the one waiting to be written, then the one being
+    /// compressed (waiting for its compression). On failure the block stays taken, so a later
+    /// call retries it.
+    private func writeTakenBlocks() throws(JournalError) {
+        if let r = ready { try write(r) }
+        if let c = compressing {
             compressor!.wait()
-            takenState = .ready
-        case .ready: break
+            compressing = nil
+            ready = c
+            try write(c)
         }
-        let t = taken
+    }
+
+    /// Writes `t` (``ready``), rotating the segment first when it is full or old. On failure
+    /// the file is cut back to its previous length and `t` stays ``ready``.
+    private func write(_ t: TakenBlock) throws(JournalError) {
         let h = t.summary
         let estimate = UInt64(JournalFormat.blockHeaderSize + t.raw.count)
         if segment != nil, segmentBlocks > 0 {
@@ -486,7 +500,7 @@ public final class JournalWriter {
             payloadBytes: t.payloadBytes))
         indexLifecycle += t.lifecycle
         indexSessions += t.sessions
-        takenState = .none
+        ready = nil
         t.raw.clear()
         t.raw.shrink(to: options.blockSize + 4096)
         t.out.shrink(to: options.blockSize + options.blockSize / 255 + 4096)
@@ -601,7 +615,7 @@ public final class JournalWriter {
         guard !closed else { return }
         defer {
             closed = true
-            if takenState == .compressing { compressor?.wait() }
+            if compressing != nil { compressor?.wait() }
             compressor?.stop()
             compressor = nil
             syncer?.stop()
