@@ -1,5 +1,3 @@
-import CLZ4
-
 /// Encodes and decodes single blocks in memory: for tools, fuzzing and other formats'
 /// converters. The writer and reader use the same code paths.
 public enum JournalBlockCodec {
@@ -24,8 +22,6 @@ public enum JournalBlockCodec {
             throw JournalError(.invalidArgument, "a dictionary holds 1 to \(JournalFormat.maxDictionaryBytes) bytes, not \(d.count)")
         }
         let dict = dictionary.map { d in d.withUnsafeBytes { SegmentDictionary($0) } }
-        let stream = LZ4_createStream()!
-        defer { _ = LZ4_freeStream(stream) }
         let raw = GrowableBytes(capacity: 4096)
         raw.append(encodeRecords(records))
         let out = GrowableBytes(capacity: raw.count + 200)
@@ -36,7 +32,7 @@ public enum JournalBlockCodec {
                 firstSeq: first.seq, lastSeq: records.last!.seq,
                 minWall: records.map(\.wallNanos).min()!, maxWall: records.map(\.wallNanos).max()!,
                 minEpoch: records.map(\.epoch).min()!, maxEpoch: records.map(\.epoch).max()!),
-            dictionary: dict, stream: stream)
+            dictionary: dict, compressor: dict == nil ? nil : DictionaryCompressor())
         return out.toArray()
     }
 

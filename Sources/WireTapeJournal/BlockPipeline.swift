@@ -1,4 +1,3 @@
-import CLZ4
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -26,21 +25,19 @@ final class TakenBlock {
     var dictionary: SegmentDictionary?
     /// The dictionary ``out`` was compressed with.
     private(set) var compressedWith: SegmentDictionary?
-    /// The LZ4 work stream for ``dictionary`` (a copy of its template per block).
-    private let stream: UnsafeMutablePointer<LZ4_stream_t>
+    /// Compresses against ``dictionary`` (used by one thread at a time, like the block).
+    let dictionaryCompressor = DictionaryCompressor()
 
     init(blockSize: Int) {
         raw = GrowableBytes(capacity: blockSize + 4096)
         out = GrowableBytes(capacity: blockSize + blockSize / 255 + 4096)
-        stream = LZ4_createStream()!
     }
-
-    deinit { _ = LZ4_freeStream(stream) }
 
     /// Compresses ``raw`` into ``out`` (header included) with the summary's fields.
     func compress(acceleration: Int32) {
         header = BlockCompressor.encodeBlock(
-            raw.bytes, into: out, acceleration: acceleration, summary: summary, dictionary: dictionary, stream: stream)
+            raw.bytes, into: out, acceleration: acceleration, summary: summary, dictionary: dictionary,
+            compressor: dictionaryCompressor)
         compressedWith = dictionary
     }
 }

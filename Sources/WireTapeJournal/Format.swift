@@ -228,18 +228,18 @@ enum BlockCompressor {
     /// `raw` compressed (or stored). The one place a block is assembled, for the writer and
     /// ``JournalBlockCodec`` alike. `summary` carries the header fields that describe the
     /// records (codec, lengths and CRC are filled in here); returns the header written.
-    /// With a `dictionary` the block is compressed against it (codec 2); `stream` is the
-    /// caller's work stream for that (one per thread).
+    /// With a `dictionary` the block is compressed against it (codec 2) by `compressor` (the
+    /// caller's, one per thread).
     @discardableResult
     static func encodeBlock(
         _ raw: UnsafeRawBufferPointer, into out: GrowableBytes, acceleration: Int32, summary: BlockHeader,
-        dictionary: SegmentDictionary? = nil, stream: UnsafeMutablePointer<LZ4_stream_t>? = nil
+        dictionary: SegmentDictionary? = nil, compressor: DictionaryCompressor? = nil
     ) -> BlockHeader {
         let headerSize = JournalFormat.blockHeaderSize
         out.clear()
         out.reserve(headerSize)
         out.count = headerSize
-        let (codec, stored) = compress(raw, into: out, acceleration: acceleration, dictionary: dictionary, stream: stream)
+        let (codec, stored) = compress(raw, into: out, acceleration: acceleration, dictionary: dictionary, compressor: compressor)
         var header = summary
         header.codec = codec
         header.storedLength = UInt32(stored)
@@ -251,11 +251,10 @@ enum BlockCompressor {
 
     /// Compresses `raw` into `out` after `out.count` (which must hold the header's room);
     /// returns the codec used and the stored byte count. Falls back to stored when LZ4 does
-    /// not shrink the data. With a dictionary: its template stream copied into `stream`, then
-    /// `LZ4_compress_fast_continue` (the same bytes as `LZ4_loadDict` on a fresh stream).
+    /// not shrink the data. With a dictionary: ``DictionaryCompressor`` (prefix mode).
     static func compress(
         _ raw: UnsafeRawBufferPointer, into out: GrowableBytes, acceleration: Int32,
-        dictionary: SegmentDictionary? = nil, stream: UnsafeMutablePointer<LZ4_stream_t>? = nil
+        dictionary: SegmentDictionary? = nil, compressor: DictionaryCompressor? = nil
     ) -> (UInt8, Int) {
         let bound = Int(LZ4_compressBound(Int32(raw.count)))
         out.reserve(max(bound, raw.count))
@@ -263,9 +262,8 @@ enum BlockCompressor {
         let src = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
         let n: Int
         let codec: UInt8
-        if let d = dictionary, let s = stream {
-            s.update(from: d.template, count: 1)
-            n = Int(LZ4_compress_fast_continue(s, src, dst, Int32(raw.count), Int32(bound), acceleration))
+        if let d = dictionary, let c = compressor {
+            n = c.compress(raw, against: d, into: dst, bound: bound, acceleration: acceleration)
             codec = JournalFormat.codecLZ4Dictionary
         } else {
             n = Int(LZ4_compress_fast(src, dst, Int32(raw.count), Int32(bound), acceleration))

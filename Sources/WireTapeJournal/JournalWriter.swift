@@ -502,6 +502,7 @@ public final class JournalWriter {
         indexSessions += t.sessions
         ready = nil
         t.raw.clear()
+        if t.raw.capacity > 2 * (options.blockSize + 4096) { t.dictionaryCompressor.trim(to: options.blockSize + 4096) }
         t.raw.shrink(to: options.blockSize + 4096)
         t.out.shrink(to: options.blockSize + options.blockSize / 255 + 4096)
         switch options.durability {

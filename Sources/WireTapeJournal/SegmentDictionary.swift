@@ -12,31 +12,22 @@ import Darwin
 /// sampled from the previous segment, stored once after the segment header, against which
 /// every codec-2 block of the segment is compressed.
 ///
-/// Immutable after `init`. The compression side keeps a template stream (`LZ4_loadDict`
-/// once) that ``BlockCompressor`` copies per block instead of loading the dictionary again.
+/// Immutable after `init`; ``DictionaryCompressor`` compresses against it.
 ///
-/// `@unchecked Sendable`: every stored property is set in `init` and never written again (the
-/// bytes and the template stream are only read afterwards: `LZ4_compress_fast_continue`
-/// works on a copy), so the compression thread and the owner can share it.
+/// `@unchecked Sendable`: `bytes` is set in `init` and only read afterwards, so the
+/// compression thread and the owner can share it.
 final class SegmentDictionary: @unchecked Sendable {
-    /// The dictionary bytes (stable address: the template stream points into them).
+    /// The dictionary bytes.
     let bytes: UnsafeMutableRawBufferPointer
-    /// An LZ4 stream with the dictionary loaded, copied into a work stream per block.
-    let template: UnsafeMutablePointer<LZ4_stream_t>
 
     /// The dictionary of `content` (1 … 65,536 bytes).
     init(_ content: UnsafeRawBufferPointer) {
         precondition(!content.isEmpty && content.count <= JournalFormat.maxDictionaryBytes)
         bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: content.count, alignment: 16)
         bytes.copyMemory(from: content)
-        template = LZ4_createStream()!
-        _ = LZ4_loadDict(template, bytes.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(bytes.count))
     }
 
-    deinit {
-        _ = LZ4_freeStream(template)
-        bytes.deallocate()
-    }
+    deinit { bytes.deallocate() }
 
     var count: Int { bytes.count }
 
@@ -69,6 +60,54 @@ final class SegmentDictionary: @unchecked Sendable {
             u32(4) >= 1, u32(4) <= UInt32(JournalFormat.maxDictionaryBytes)
         else { return .none }
         return .valid(length: Int(u32(4)), crc: u32(8))
+    }
+}
+
+/// Compresses blocks against a dictionary in LZ4's prefix mode (SPEC.md §4.2): the block is
+/// copied right after the dictionary in one buffer, and a template stream, `LZ4_loadDict`ed
+/// there once per dictionary (and buffer address), is copied per block. ~10% faster than
+/// compressing against a separate dictionary (`LZ4_compress_fast_continue`'s external
+/// dictionary mode, measured 0.78 of plain LZ4's speed here, prefix mode 0.87). One per
+/// thread: not thread-safe.
+final class DictionaryCompressor {
+    private let template = LZ4_createStream()!
+    private let work = LZ4_createStream()!
+    private let buffer = GrowableBytes(capacity: JournalFormat.maxDictionaryBytes + (80 << 10))
+    private var holds: SegmentDictionary?
+    private var loadedAt: UnsafeMutableRawPointer?
+
+    deinit {
+        _ = LZ4_freeStream(template)
+        _ = LZ4_freeStream(work)
+    }
+
+    /// `LZ4_compress_fast_continue` of `raw` into `dst` (room for `bound` bytes), with the
+    /// history `d` right before it; returns its result (0 when it does not fit).
+    func compress(
+        _ raw: UnsafeRawBufferPointer, against d: SegmentDictionary, into dst: UnsafeMutablePointer<CChar>, bound: Int,
+        acceleration: Int32
+    ) -> Int {
+        if holds !== d {
+            buffer.clear()
+            buffer.append(UnsafeRawBufferPointer(d.bytes))
+            holds = d
+            loadedAt = nil
+        }
+        buffer.count = d.count
+        buffer.append(raw)
+        if loadedAt != buffer.base {
+            _ = LZ4_loadDict(template, buffer.base.assumingMemoryBound(to: CChar.self), Int32(d.count))
+            loadedAt = buffer.base
+        }
+        work.update(from: template, count: 1)
+        let src = (buffer.base + d.count).assumingMemoryBound(to: CChar.self)
+        return Int(LZ4_compress_fast_continue(work, src, dst, Int32(raw.count), Int32(bound), acceleration))
+    }
+
+    /// Releases memory held after an unusually large block (the dictionary is kept).
+    func trim(to target: Int) {
+        buffer.count = holds?.count ?? 0
+        buffer.shrink(to: JournalFormat.maxDictionaryBytes + target)
     }
 }
 
