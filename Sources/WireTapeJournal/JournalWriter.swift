@@ -54,8 +54,8 @@ public struct JournalWriterOptions: Sendable {
     /// `wiretape import`; see docs/journal-design.md ("Compression on a second thread").
     public var compressOnSecondThread: Bool = false
     /// Give each new segment an LZ4 dictionary sampled from the blocks written before it
-    /// (format 2, codec 2; default true): ~3% smaller journals at the same speed, blocks
-    /// still decodable one by one. A segment started without one (the writer's first, before
+    /// (format 2, codec 2; default true): ~3% smaller journals, compression at ~0.87 of
+    /// plain LZ4's speed, reading unchanged, blocks still decodable one by one. A segment started without one (the writer's first, before
     /// 64 blocks were sampled) is sealed once it holds ``dictionaryWarmupBytes``, so that
     /// the next one gets a dictionary. See docs/journal-design.md ("Segment dictionaries").
     public var segmentDictionary: Bool = true
