@@ -39,6 +39,9 @@ final class SegmentReader {
     /// Where the first block may start: after the header, and after the dictionary record
     /// when there is a valid one.
     private(set) var dataStart = UInt64(JournalFormat.segmentHeaderSize)
+    /// The file was too short for the dictionary record it may start with (its writer's
+    /// first write was still in progress): look again when the size grows.
+    private var dictionaryMayFollow = false
     private let headerBytes = GrowableBytes(capacity: 128)
     let stored = GrowableBytes(capacity: 80 << 10)
     /// The dictionary (if any), then the last decompressed block: see ``rawBytes``.
@@ -63,15 +66,22 @@ final class SegmentReader {
     /// valid header when it is there and valid; otherwise blocks start at 40 and the walk
     /// judges those bytes (§7).
     private func readDictionary() throws(JournalError) {
+        dictionaryMayFollow = false
         guard let h = header, h.major >= 2 else { return }
         let at = UInt64(JournalFormat.segmentHeaderSize)
-        guard size >= at + UInt64(JournalFormat.dictionaryHeaderSize) else { return }
+        guard size >= at + UInt64(JournalFormat.dictionaryHeaderSize) else {
+            dictionaryMayFollow = true
+            return
+        }
         headerBytes.clear()
         headerBytes.reserve(JournalFormat.dictionaryHeaderSize)
         headerBytes.count = try file.read(into: headerBytes.base, count: JournalFormat.dictionaryHeaderSize, at: at)
         guard case .valid(let length, let crc) = SegmentDictionary.readHeader(headerBytes.bytes) else { return }
         let end = at + UInt64(JournalFormat.dictionaryHeaderSize + length)
-        guard end <= size else { return }
+        guard end <= size else {
+            dictionaryMayFollow = true
+            return
+        }
         decoded.clear()
         decoded.reserve(length)
         decoded.count = try file.read(into: decoded.base, count: length, at: at + UInt64(JournalFormat.dictionaryHeaderSize))
@@ -87,7 +97,7 @@ final class SegmentReader {
     /// reader opened the file before the writer's first write completed).
     func refreshSize() throws(JournalError) {
         size = try file.size()
-        if dictionary == nil { try readDictionary() }
+        if dictionaryMayFollow { try readDictionary() }
     }
 
     private func readHeader() throws(JournalError) {
