@@ -138,6 +138,28 @@ import Glibc
         #expect(records.map(\.body) == bodies)
     }
 
+    /// A follower that opens a segment before its writer's first write (header and
+    /// dictionary record) is complete finds the dictionary once it is there.
+    @Test func aFollowerThatOpenedASegmentEarlyFindsItsDictionary() throws {
+        let t = TempDir(); defer { t.cleanup() }
+        let bodies = frames(1500)
+        try write(t.sub("src"), bodies, options())
+        let segs = try segmentPaths(t.sub("src"))
+        #expect(segs.count == 2 && layout(segs[1]).dictionary)
+        let name = String(segs[1].split(separator: "/").last!)
+        try FS.makeDirectory(t.sub("j"))
+        writeBytes(t.sub("j/" + name), Array(fileBytes(segs[1]).prefix(40 + 10)))
+        let c = try JournalCursor(directory: t.sub("j"), options: ReadOptions(follow: true))
+        #expect(try c.next() == nil)
+        writeBytes(t.sub("j/" + name), fileBytes(segs[1]))
+        var got: [RecordBody] = []
+        while let r = try c.next() { got.append(r.body) }
+        #expect(c.problemCount == 0)
+        let first = JournalFormat.parseSegmentFileName(name)!
+        #expect(got == Array(bodies[Int(first - 1)...]))
+        #expect(got.count > 500)
+    }
+
     @Test func theBlockCodecRoundTripsWithADictionary() throws {
         let records = frames(40).enumerated().map { JournalRecord(seq: 10 + UInt64($0.offset), epoch: 2, wallNanos: 5, monoNanos: 6, body: $0.element) }
         let dict: [UInt8] = frames(30, from: 100).flatMap { (b: RecordBody) -> [UInt8] in
