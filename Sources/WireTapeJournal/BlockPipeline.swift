@@ -20,6 +20,14 @@ final class TakenBlock {
     var lifecycle: [LifecycleRow] = []
     var sessions: [SessionRow] = []
 
+    /// The dictionary to compress against: the one of the segment the block is expected to
+    /// go to (the writer recompresses when rotation gives it another).
+    var dictionary: SegmentDictionary?
+    /// The dictionary ``out`` was compressed with.
+    private(set) var compressedWith: SegmentDictionary?
+    /// Compresses against ``dictionary`` (used by one thread at a time, like the block).
+    let dictionaryCompressor = DictionaryCompressor()
+
     init(blockSize: Int) {
         raw = GrowableBytes(capacity: blockSize + 4096)
         out = GrowableBytes(capacity: blockSize + blockSize / 255 + 4096)
@@ -27,14 +35,18 @@ final class TakenBlock {
 
     /// Compresses ``raw`` into ``out`` (header included) with the summary's fields.
     func compress(acceleration: Int32) {
-        header = BlockCompressor.encodeBlock(raw.bytes, into: out, acceleration: acceleration, summary: summary)
+        header = BlockCompressor.encodeBlock(
+            raw.bytes, into: out, acceleration: acceleration, summary: summary, dictionary: dictionary,
+            compressor: dictionaryCompressor)
+        compressedWith = dictionary
     }
 }
 
 /// One thread that compresses the writer's full blocks while the writer's owner goes on
 /// filling the next one (``JournalWriterOptions/compressOnSecondThread``). One block at a
-/// time: the writer waits for block N before it hands over block N+1, and writes every block
-/// itself, on its owner's thread, as soon as the compression is done.
+/// time: the writer waits for block N before it hands over block N+1, then writes block N on
+/// its owner's thread while block N+1 is compressed (two buffers), and writes every other
+/// block as soon as its compression is done.
 ///
 /// `@unchecked Sendable`: `job` and `stopping` are written by the owner only when no job is
 /// outstanding (before `sem_post(work)`), and read by the thread only after `sem_wait(work)`;

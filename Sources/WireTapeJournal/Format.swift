@@ -4,10 +4,12 @@ import CLZ4
 public enum JournalFormat {
     /// The segment file magic, the 8 ASCII bytes `WTJSEGMT`.
     public static let segmentMagic: [UInt8] = Array("WTJSEGMT".utf8)
-    /// The major format version this build writes; readers reject a higher major version.
-    public static let majorVersion: UInt16 = 1
+    /// The major format version this build writes (2: segment dictionaries, codec 2).
+    public static let majorVersion: UInt16 = 2
     /// The minor format version this build writes; readers accept any minor version.
-    public static let minorVersion: UInt16 = 1
+    public static let minorVersion: UInt16 = 0
+    /// The major versions this build reads: 1 (the first format) and 2.
+    public static let readableMajorVersions: ClosedRange<UInt16> = 1...2
     /// Size of the segment header in bytes.
     public static let segmentHeaderSize = 40
     /// Block magic `WTJB` read as a little-endian u32.
@@ -24,6 +26,14 @@ public enum JournalFormat {
     public static let codecNone: UInt8 = 0
     /// Codec byte: the payload is one LZ4 block (raw LZ4 block format, no frame).
     public static let codecLZ4: UInt8 = 1
+    /// Codec byte (format 2): one LZ4 block compressed against the segment's dictionary.
+    public static let codecLZ4Dictionary: UInt8 = 2
+    /// Dictionary record magic `WTJD` read as a little-endian u32 (format 2, SPEC.md §3.1).
+    public static let dictionaryMagic: UInt32 = 0x444A_5457
+    /// Size of the dictionary record's header (before the dictionary bytes).
+    public static let dictionaryHeaderSize = 16
+    /// The largest dictionary a segment holds (64 KiB: LZ4's window).
+    public static let maxDictionaryBytes = 65536
     /// The index file name inside a journal directory.
     public static let indexFileName = "index.sqlite"
     /// The writer lock file name inside a journal directory.
@@ -84,7 +94,7 @@ struct SegmentHeader: Sendable, Equatable {
             let created = Int64(bitPattern: try r.u64("created"))
             let crc = try r.u32("crc")
             guard crc == CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<36])) else { throw DecodeError.badChecksum }
-            guard major == JournalFormat.majorVersion else { throw DecodeError.unsupported(major) }
+            guard JournalFormat.readableMajorVersions.contains(major) else { throw DecodeError.unsupported(major) }
             guard size == UInt32(JournalFormat.segmentHeaderSize) else { throw DecodeError.badSize(size) }
             return SegmentHeader(major: major, minor: minor, flags: flags, firstSeq: first, createdWallNanos: created)
         } catch let e as DecodeError {
@@ -97,7 +107,7 @@ struct SegmentHeader: Sendable, Equatable {
 
 /// A block header (SPEC.md §4): 80 bytes before every block payload.
 public struct BlockHeader: Sendable, Equatable {
-    /// 0 = stored, 1 = LZ4 block.
+    /// 0 = stored, 1 = LZ4 block, 2 = LZ4 block against the segment's dictionary.
     public var codec: UInt8
     /// Bytes of payload that follow the header on disk.
     public var storedLength: UInt32
@@ -161,10 +171,10 @@ public struct BlockHeader: Sendable, Equatable {
 
     /// A description of what is wrong with the fields, or nil when they are consistent.
     var inconsistency: String? {
-        if codec != JournalFormat.codecNone && codec != JournalFormat.codecLZ4 { return "unknown codec \(codec)" }
+        if codec > JournalFormat.codecLZ4Dictionary { return "unknown codec \(codec)" }
         if Int(rawLength) > JournalFormat.maxBlockBytes { return "uncompressed length \(rawLength) exceeds \(JournalFormat.maxBlockBytes)" }
         if codec == JournalFormat.codecNone && storedLength != rawLength { return "stored block with stored length \(storedLength) != raw length \(rawLength)" }
-        if codec == JournalFormat.codecLZ4 && Int(storedLength) > Int(LZ4_compressBound(Int32(rawLength))) {
+        if codec != JournalFormat.codecNone && Int(storedLength) > Int(LZ4_compressBound(Int32(rawLength))) {
             return "compressed length \(storedLength) exceeds the LZ4 bound for \(rawLength) bytes"
         }
         if recordCount == 0 { return "record count is 0" }
@@ -218,15 +228,18 @@ enum BlockCompressor {
     /// `raw` compressed (or stored). The one place a block is assembled, for the writer and
     /// ``JournalBlockCodec`` alike. `summary` carries the header fields that describe the
     /// records (codec, lengths and CRC are filled in here); returns the header written.
+    /// With a `dictionary` the block is compressed against it (codec 2) by `compressor` (the
+    /// caller's, one per thread).
     @discardableResult
     static func encodeBlock(
-        _ raw: UnsafeRawBufferPointer, into out: GrowableBytes, acceleration: Int32, summary: BlockHeader
+        _ raw: UnsafeRawBufferPointer, into out: GrowableBytes, acceleration: Int32, summary: BlockHeader,
+        dictionary: SegmentDictionary? = nil, compressor: DictionaryCompressor? = nil
     ) -> BlockHeader {
         let headerSize = JournalFormat.blockHeaderSize
         out.clear()
         out.reserve(headerSize)
         out.count = headerSize
-        let (codec, stored) = compress(raw, into: out, acceleration: acceleration)
+        let (codec, stored) = compress(raw, into: out, acceleration: acceleration, dictionary: dictionary, compressor: compressor)
         var header = summary
         header.codec = codec
         header.storedLength = UInt32(stored)
@@ -238,25 +251,40 @@ enum BlockCompressor {
 
     /// Compresses `raw` into `out` after `out.count` (which must hold the header's room);
     /// returns the codec used and the stored byte count. Falls back to stored when LZ4 does
-    /// not shrink the data.
-    static func compress(_ raw: UnsafeRawBufferPointer, into out: GrowableBytes, acceleration: Int32) -> (UInt8, Int) {
+    /// not shrink the data. With a dictionary: ``DictionaryCompressor`` (prefix mode).
+    static func compress(
+        _ raw: UnsafeRawBufferPointer, into out: GrowableBytes, acceleration: Int32,
+        dictionary: SegmentDictionary? = nil, compressor: DictionaryCompressor? = nil
+    ) -> (UInt8, Int) {
         let bound = Int(LZ4_compressBound(Int32(raw.count)))
         out.reserve(max(bound, raw.count))
         let dst = (out.base + out.count).assumingMemoryBound(to: CChar.self)
         let src = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
-        let n = Int(LZ4_compress_fast(src, dst, Int32(raw.count), Int32(bound), acceleration))
+        let n: Int
+        let codec: UInt8
+        if let d = dictionary, let c = compressor {
+            n = c.compress(raw, against: d, into: dst, bound: bound, acceleration: acceleration)
+            codec = JournalFormat.codecLZ4Dictionary
+        } else {
+            n = Int(LZ4_compress_fast(src, dst, Int32(raw.count), Int32(bound), acceleration))
+            codec = JournalFormat.codecLZ4
+        }
         if n > 0 && n < raw.count {
             out.count += n
-            return (JournalFormat.codecLZ4, n)
+            return (codec, n)
         }
         out.append(raw)
         return (JournalFormat.codecNone, raw.count)
     }
 
-    /// Decompresses (or copies) a stored payload into `out`; returns false when the payload
-    /// does not decode to exactly `rawLength` bytes.
-    static func decompress(_ stored: UnsafeRawBufferPointer, codec: UInt8, rawLength: Int, into out: GrowableBytes) -> Bool {
-        out.clear()
+    /// Decompresses (or copies) a stored payload into `out` after its first `prefix` bytes,
+    /// which are kept: a segment's dictionary lives there, right before the block, so codec 2
+    /// decodes in LZ4's fast prefix mode. Returns false when the payload does not decode to
+    /// exactly `rawLength` bytes, or is codec 2 without a dictionary (`prefix` 0).
+    static func decompress(
+        _ stored: UnsafeRawBufferPointer, codec: UInt8, rawLength: Int, into out: GrowableBytes, prefix: Int = 0
+    ) -> Bool {
+        out.count = prefix
         out.reserve(rawLength)
         if codec == JournalFormat.codecNone {
             guard stored.count == rawLength else { return false }
@@ -264,11 +292,18 @@ enum BlockCompressor {
             return true
         }
         guard rawLength > 0, stored.count > 0 else { return rawLength == 0 && stored.count == 0 }
-        let n = LZ4_decompress_safe(
-            stored.baseAddress!.assumingMemoryBound(to: CChar.self),
-            out.base.assumingMemoryBound(to: CChar.self), Int32(stored.count), Int32(rawLength))
+        let dst = (out.base + prefix).assumingMemoryBound(to: CChar.self)
+        let src = stored.baseAddress!.assumingMemoryBound(to: CChar.self)
+        let n: Int32
+        if codec == JournalFormat.codecLZ4Dictionary {
+            guard prefix > 0 else { return false }
+            n = LZ4_decompress_safe_usingDict(
+                src, dst, Int32(stored.count), Int32(rawLength), out.base.assumingMemoryBound(to: CChar.self), Int32(prefix))
+        } else {
+            n = LZ4_decompress_safe(src, dst, Int32(stored.count), Int32(rawLength))
+        }
         guard n == Int32(rawLength) else { return false }
-        out.count = rawLength
+        out.count = prefix + rawLength
         return true
     }
 }

@@ -61,10 +61,10 @@ public final class JournalIndexQuery {
         guard case .block(let h, let at) = try r.item(at: offset) else {
             throw JournalError(.index, "the index lists a block at byte \(offset) of \(segment) that is not there; run `wiretape reindex`", path: r.path, offset: offset)
         }
-        if let why = try r.loadPayload(h, at: at) ?? contents.validate(r.raw.bytes, header: h) {
+        if let why = try r.loadPayload(h, at: at) ?? contents.validate(r.rawBytes, header: h) {
             throw JournalError(.corruptBlock, "block of records \(h.firstSeq)...\(h.lastSeq) at byte \(at) of \(segment): \(why); run `wiretape verify`", path: r.path, offset: at)
         }
-        let raw = r.raw.bytes
+        let raw = r.rawBytes
         for head in contents.heads {
             guard let kind = RecordKind(rawValue: head.kindByte) else { continue }
             if kind == .inboundFrame || kind == .outboundFrame {

@@ -239,7 +239,7 @@ public final class JournalCursor {
     private func nextAcceptedHead() throws(JournalError) -> (RecordHead, UnsafeRawBufferPointer)? {
         while true {
             if inBlock {
-                let raw = reader!.raw.bytes
+                let raw = reader!.rawBytes
                 while headIndex < contents.heads.count {
                     let h = contents.heads[headIndex]
                     headIndex += 1
@@ -267,11 +267,12 @@ public final class JournalCursor {
                 }
                 reader = r
                 lastOpened = name
-                offset = UInt64(JournalFormat.segmentHeaderSize)
+                offset = r.dataStart
             }
             let r = reader!
             let isLast = segmentIndex == segmentNames.count - 1
             if isLast { try r.refreshSize() }
+            offset = max(offset, r.dataStart)
             switch try r.item(at: offset) {
             case .block(let h, let at):
                 let blockEnd = at + 80 + UInt64(h.storedLength)
@@ -295,7 +296,7 @@ public final class JournalCursor {
                     lastSeq = h.lastSeq
                     continue
                 }
-                if let why = try r.loadPayload(h, at: at) ?? contents.validate(r.raw.bytes, header: h) {
+                if let why = try r.loadPayload(h, at: at) ?? contents.validate(r.rawBytes, header: h) {
                     offset = blockEnd
                     try damage(JournalProblem(code: .corruptBlock, path: r.path, offset: at, message: "block of records \(h.firstSeq)...\(h.lastSeq): \(why)", lostSeqs: h.firstSeq...h.lastSeq))
                     continue

@@ -53,6 +53,16 @@ public struct JournalWriterOptions: Sendable {
     /// cut back and the block is retried at the next one. Stored bytes are identical. Used by
     /// `wiretape import`; see docs/journal-design.md ("Compression on a second thread").
     public var compressOnSecondThread: Bool = false
+    /// Give each new segment an LZ4 dictionary sampled from the blocks written before it
+    /// (format 2, codec 2; default true): ~3% smaller journals, compression at ~0.87 of
+    /// plain LZ4's speed, reading unchanged, blocks still decodable one by one. A segment started without one (the writer's first, before
+    /// 64 blocks were sampled) is sealed once it holds ``dictionaryWarmupBytes``, so that
+    /// the next one gets a dictionary. See docs/journal-design.md ("Segment dictionaries").
+    public var segmentDictionary: Bool = true
+    /// With ``segmentDictionary``: a segment without a dictionary is sealed at the first
+    /// block write that finds it holding at least this many bytes and 64 blocks sampled
+    /// (default 1 MiB; the writer's first segment is this small).
+    public var dictionaryWarmupBytes: UInt64 = 1 << 20
 
     /// Creates the default options.
     public init() {}
@@ -86,11 +96,13 @@ public final class JournalWriter {
     private let index: JournalIndex
     private var syncer: BackgroundSyncer?
 
-    // Pending block.
-    /// The block taken from the builder, being compressed or waiting to be written.
-    private let taken: TakenBlock
-    private var takenState = TakenState.none
-    private enum TakenState { case none, compressing, ready }
+    // Blocks taken from the builder: two buffers, so that with the compression thread block
+    // N is written while block N+1 is compressed.
+    private let takenBuffers: (TakenBlock, TakenBlock)
+    /// The block the compression thread is compressing.
+    private var compressing: TakenBlock?
+    /// A compressed block waiting to be written (or whose write failed: retried first).
+    private var ready: TakenBlock?
     private var compressor: CompressionThread?
     private let scratch = GrowableBytes(capacity: 1024)
     private let builder: BlockBuilder
@@ -115,6 +127,10 @@ public final class JournalWriter {
     private var segmentFirstSeq: UInt64 = 0
     private var segmentLastSeq: UInt64 = 0
     private var segmentCreatedWall: Int64 = 0
+    /// The active segment's dictionary (nil: blocks are written with codec 1).
+    private var segmentDictionary: SegmentDictionary?
+    /// Samples of the blocks written, for the next segment's dictionary.
+    private var sampler = DictionarySampler()
 
     // Index rows not yet committed.
     private var indexBlocks: [BlockIndexRow] = []
@@ -186,7 +202,7 @@ public final class JournalWriter {
         recovery = report
         wallBacksteps = try index.wallBacksteps()
         indexedMaxWall = try index.maxWall()
-        taken = TakenBlock(blockSize: options.blockSize)
+        takenBuffers = (TakenBlock(blockSize: options.blockSize), TakenBlock(blockSize: options.blockSize))
         builder = BlockBuilder(capacity: options.blockSize)
         if let l = report.lastSeq { writtenThroughSeq = l }
         if let used = report.highestSeqUsed {
@@ -207,6 +223,7 @@ public final class JournalWriter {
             segmentLastSeq = last.lastSeq ?? 0
             segmentCreatedWall = last.header!.createdWallNanos
             if last.blockCount == 0 { segmentFirstSeq = seq }
+            segmentDictionary = try SegmentReader(directory: directory, name: last.name).dictionary
         }
         if case .interval(let ns) = options.durability {
             let s = BackgroundSyncer(intervalNanos: ns)
@@ -270,13 +287,21 @@ public final class JournalWriter {
         kinds[kind] += 1
         if let c = compressor {
             // Write the block compressed on the second thread as soon as it is ready.
-            if takenState == .compressing, c.isDone { try writeTakenBlock() }
+            if ready != nil || (compressing != nil && c.isDone) { try writeTakenBlocks() }
             if builder.rawCount >= options.blockSize {
                 if let e = syncer?.takeFailure() { throw e }
-                try writeTakenBlock()
-                takePending()
-                takenState = .compressing
-                c.submit(taken)
+                if ready != nil { try writeTakenBlocks() }  // a failed write is retried first
+                if let done = compressing {
+                    c.wait()
+                    compressing = nil
+                    ready = done
+                }
+                // Hand this block to the thread, then write the previous one meanwhile.
+                let free = ready === takenBuffers.0 ? takenBuffers.1 : takenBuffers.0
+                takePending(into: free)
+                compressing = free
+                c.submit(free)
+                if let r = ready { try write(r) }
             }
         } else if builder.rawCount >= options.blockSize {
             try flush()
@@ -369,7 +394,7 @@ public final class JournalWriter {
     /// - Throws: ``JournalError`` when the write fails.
     public func flushIfDue(monoNanos: UInt64) throws(JournalError) {
         try checkOpen()
-        try writeTakenBlock()
+        try writeTakenBlocks()
         if pendingCount > 0 && Int64(bitPattern: monoNanos &- blockFirstMono) >= Int64(options.maxBlockAgeNanos) {
             try flush()
         }
@@ -382,20 +407,21 @@ public final class JournalWriter {
     public func flush() throws(JournalError) {
         // A failed background sync is reported at the next block write.
         if let e = syncer?.takeFailure() { throw e }
-        try writeTakenBlock()
+        try writeTakenBlocks()
         guard pendingCount > 0 else { return }
-        takePending()
-        taken.compress(acceleration: options.lz4Acceleration)
-        takenState = .ready
-        try writeTakenBlock()
+        let t = takenBuffers.0
+        takePending(into: t)
+        t.compress(acceleration: options.lz4Acceleration)
+        ready = t
+        try write(t)
     }
 
-    /// Moves the pending records into ``taken`` (assembled, with their summary) and starts
-    /// an empty pending block. ``taken`` must be free.
-    private func takePending() {
-        precondition(takenState == .none)
-        let t = taken
+    /// Moves the pending records into `t` (assembled, with their summary) and starts an
+    /// empty pending block. `t` must be free (neither compressing nor waiting to be written).
+    private func takePending(into t: TakenBlock) {
+        precondition(t !== compressing && t !== ready)
         builder.assemble(into: t.raw)
+        t.dictionary = segmentDictionary
         t.summary = BlockHeader(
             codec: 0, storedLength: 0, rawLength: 0, recordCount: pendingCount, payloadCRC: 0,
             firstSeq: blockFirstSeq, lastSeq: blockLastSeq, minWall: minWall, maxWall: maxWall,
@@ -418,26 +444,38 @@ public final class JournalWriter {
         payloadBytes = 0
     }
 
-    /// Writes the taken block (waiting for its compression first), rotating the segment
-    /// first when it is full or old. On failure the file is cut back to its previous length
-    /// and the block stays taken, so a later call retries it.
-    private func writeTakenBlock() throws(JournalError) {
-        switch takenState {
-        case .none: return
-        case .compressing:
+    /// Writes the taken blocks in order: the one waiting to be written, then the one being
+    /// compressed (waiting for its compression). On failure the block stays taken, so a later
+    /// call retries it.
+    private func writeTakenBlocks() throws(JournalError) {
+        if let r = ready { try write(r) }
+        if let c = compressing {
             compressor!.wait()
-            takenState = .ready
-        case .ready: break
+            compressing = nil
+            ready = c
+            try write(c)
         }
-        let t = taken
+    }
+
+    /// Writes `t` (``ready``), rotating the segment first when it is full or old. On failure
+    /// the file is cut back to its previous length and `t` stays ``ready``.
+    private func write(_ t: TakenBlock) throws(JournalError) {
         let h = t.summary
         let estimate = UInt64(JournalFormat.blockHeaderSize + t.raw.count)
         if segment != nil, segmentBlocks > 0 {
             let tooBig = segmentSize + estimate + UInt64(JournalFormat.sealSize) > options.maxSegmentBytes
             let tooOld = segmentFirstMono.map { Int64(bitPattern: t.firstMono &- $0) >= Int64(options.maxSegmentAgeNanos) } ?? false
-            if tooBig || tooOld { try sealSegment() }
+            // A segment without a dictionary ends once the next one can have one.
+            let dictionaryReady = options.segmentDictionary && segmentDictionary == nil && sampler.isReady
+                && segmentSize >= options.dictionaryWarmupBytes
+            if tooBig || tooOld || dictionaryReady { try sealSegment() }
         }
         if segment == nil { try createSegment(firstSeq: h.firstSeq, minWall: h.minWall) }
+        if t.compressedWith !== segmentDictionary {
+            // Compressed for the segment before the rotation: compress for this one.
+            t.dictionary = segmentDictionary
+            t.compress(acceleration: options.lz4Acceleration)
+        }
         let storedCount = Int(t.header.storedLength)
         let f = segment!
         do throws(JournalError) {
@@ -448,6 +486,7 @@ public final class JournalWriter {
         }
         let offset = segmentSize
         segmentSize += UInt64(t.out.count)
+        if options.segmentDictionary { sampler.sample(block: t.raw.bytes) }
         if segmentBlocks == 0 { segmentFirstSeq = h.firstSeq }
         if segmentFirstMono == nil { segmentFirstMono = t.firstMono }
         segmentBlocks += 1
@@ -461,8 +500,9 @@ public final class JournalWriter {
             payloadBytes: t.payloadBytes))
         indexLifecycle += t.lifecycle
         indexSessions += t.sessions
-        takenState = .none
+        ready = nil
         t.raw.clear()
+        if t.raw.capacity > 2 * (options.blockSize + 4096) { t.dictionaryCompressor.trim(to: options.blockSize + 4096) }
         t.raw.shrink(to: options.blockSize + 4096)
         t.out.shrink(to: options.blockSize + options.blockSize / 255 + 4096)
         switch options.durability {
@@ -506,7 +546,9 @@ public final class JournalWriter {
         let created = minWall == .max ? 0 : minWall
         // O_EXCL: a writer never overwrites a file it did not create in this run.
         let f = try FileDescriptor.open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, what: "creating segment")
-        let header = SegmentHeader(firstSeq: blockFirstSeq, createdWallNanos: created).encode()
+        let dictionary = options.segmentDictionary ? sampler.dictionary() : nil
+        // The header and the dictionary record in one write.
+        let header = SegmentHeader(firstSeq: blockFirstSeq, createdWallNanos: created).encode() + (dictionary?.record() ?? [])
         do throws(JournalError) {
             try writeAll(header, f, at: 0)
         } catch {
@@ -523,6 +565,7 @@ public final class JournalWriter {
         segmentLastSeq = 0
         segmentFirstMono = nil
         segmentCreatedWall = created
+        segmentDictionary = dictionary
         indexSegments.append((name, blockFirstSeq, created, false))
         syncer?.setFile(f)
     }
@@ -548,6 +591,7 @@ public final class JournalWriter {
         indexSegments.append((segmentName, JournalFormat.parseSegmentFileName(segmentName) ?? segmentFirstSeq, segmentCreatedWall, true))
         syncer?.setFile(nil)
         segment = nil
+        segmentDictionary = nil
         try commitIndex()
     }
 
@@ -572,7 +616,7 @@ public final class JournalWriter {
         guard !closed else { return }
         defer {
             closed = true
-            if takenState == .compressing { compressor?.wait() }
+            if compressing != nil { compressor?.wait() }
             compressor?.stop()
             compressor = nil
             syncer?.stop()

@@ -83,7 +83,7 @@ struct SegmentScanResult {
 }
 
 enum Scanner {
-    /// Decodes a block whose payload is in `r.raw` and was validated into `contents`.
+    /// Decodes a block whose payload is in `r.rawBytes` and was validated into `contents`.
     static func describe(_ h: BlockHeader, at offset: UInt64, in r: SegmentReader, contents: BlockContents, wantRows: Bool) -> ScannedBlock {
         var b = ScannedBlock(
             header: h,
@@ -92,7 +92,7 @@ enum Scanner {
                 rawLength: h.rawLength, recordCount: h.recordCount, minWall: h.minWall, maxWall: h.maxWall,
                 minEpoch: h.minEpoch, maxEpoch: h.maxEpoch, kinds: contents.kinds, payloadBytes: contents.payloadBytes))
         guard wantRows, contents.kinds[.lifecycle] + contents.kinds[.session] > 0 else { return b }
-        let raw = r.raw.bytes
+        let raw = r.rawBytes
         for head in contents.heads where head.kindByte == RecordKind.lifecycle.rawValue || head.kindByte == RecordKind.session.rawValue {
             switch try? RecordCodec.decodeBody(head, in: raw) {
             case .lifecycle(let e)?:
@@ -122,7 +122,7 @@ enum Scanner {
             result.dataEnd = 0
             return result
         }
-        var offset = UInt64(JournalFormat.segmentHeaderSize)
+        var offset = r.dataStart
         var contents = BlockContents()
         var last = previousLastSeq
         scanning: while true {
@@ -134,7 +134,7 @@ enum Scanner {
                         code: .outOfOrder, path: r.path, offset: at,
                         message: "block with records \(h.firstSeq)...\(h.lastSeq) comes after record \(l) (blocks out of order)",
                         lostSeqs: h.firstSeq...h.lastSeq))
-                } else if let why = try r.loadPayload(h, at: at) ?? contents.validate(r.raw.bytes, header: h) {
+                } else if let why = try r.loadPayload(h, at: at) ?? contents.validate(r.rawBytes, header: h) {
                     result.damage.append(JournalProblem(
                         code: .corruptBlock, path: r.path, offset: at, message: "block of records \(h.firstSeq)...\(h.lastSeq): \(why)",
                         lostSeqs: h.firstSeq...h.lastSeq))

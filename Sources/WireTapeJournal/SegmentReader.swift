@@ -34,9 +34,18 @@ final class SegmentReader {
     private(set) var header: SegmentHeader?
     /// Why the header is invalid, when it is.
     private(set) var headerProblem: String?
+    /// The segment's dictionary (format 2, SPEC.md §3.1), when it has a valid one.
+    private(set) var dictionary: SegmentDictionary?
+    /// Where the first block may start: after the header, and after the dictionary record
+    /// when there is a valid one.
+    private(set) var dataStart = UInt64(JournalFormat.segmentHeaderSize)
+    /// The file was too short for the dictionary record it may start with (its writer's
+    /// first write was still in progress): look again when the size grows.
+    private var dictionaryMayFollow = false
     private let headerBytes = GrowableBytes(capacity: 128)
     let stored = GrowableBytes(capacity: 80 << 10)
-    let raw = GrowableBytes(capacity: 80 << 10)
+    /// The dictionary (if any), then the last decompressed block: see ``rawBytes``.
+    private let decoded = GrowableBytes(capacity: 80 << 10)
 
     init(directory: String, name: String) throws(JournalError) {
         self.name = name
@@ -44,9 +53,52 @@ final class SegmentReader {
         file = try FileDescriptor.open(path, O_RDONLY, what: "opening segment")
         size = try file.size()
         try readHeader()
+        try readDictionary()
     }
 
-    func refreshSize() throws(JournalError) { size = try file.size() }
+    /// The uncompressed bytes of the block last loaded by ``loadPayload(_:at:)``.
+    var rawBytes: UnsafeRawBufferPointer {
+        let prefix = dictionary?.count ?? 0
+        return UnsafeRawBufferPointer(start: decoded.base + prefix, count: decoded.count - prefix)
+    }
+
+    /// Loads the dictionary record at offset 40 (SPEC.md §3.1) of a format-2 segment with a
+    /// valid header when it is there and valid; otherwise blocks start at 40 and the walk
+    /// judges those bytes (§7).
+    private func readDictionary() throws(JournalError) {
+        dictionaryMayFollow = false
+        guard let h = header, h.major >= 2 else { return }
+        let at = UInt64(JournalFormat.segmentHeaderSize)
+        guard size >= at + UInt64(JournalFormat.dictionaryHeaderSize) else {
+            dictionaryMayFollow = true
+            return
+        }
+        headerBytes.clear()
+        headerBytes.reserve(JournalFormat.dictionaryHeaderSize)
+        headerBytes.count = try file.read(into: headerBytes.base, count: JournalFormat.dictionaryHeaderSize, at: at)
+        guard case .valid(let length, let crc) = SegmentDictionary.readHeader(headerBytes.bytes) else { return }
+        let end = at + UInt64(JournalFormat.dictionaryHeaderSize + length)
+        guard end <= size else {
+            dictionaryMayFollow = true
+            return
+        }
+        decoded.clear()
+        decoded.reserve(length)
+        decoded.count = try file.read(into: decoded.base, count: length, at: at + UInt64(JournalFormat.dictionaryHeaderSize))
+        guard decoded.count == length, CRC32C.checksum(decoded.bytes) == crc else {
+            decoded.clear()
+            return
+        }
+        dictionary = SegmentDictionary(decoded.bytes)
+        dataStart = end
+    }
+
+    /// Re-reads the file size of a segment being written (and its dictionary record, when a
+    /// reader opened the file before the writer's first write completed).
+    func refreshSize() throws(JournalError) {
+        size = try file.size()
+        if dictionaryMayFollow { try readDictionary() }
+    }
 
     private func readHeader() throws(JournalError) {
         headerBytes.clear()
@@ -105,6 +157,8 @@ final class SegmentReader {
                         why = "the block header has a bad magic"
                     }
                 }
+            } else if magic == JournalFormat.dictionaryMagic && offset == UInt64(JournalFormat.segmentHeaderSize) {
+                why = "the dictionary record is damaged (bad header or dictionary CRC-32C, or a length out of range)"
             } else {
                 why = String(format8: magic)
             }
@@ -125,6 +179,13 @@ final class SegmentReader {
         let remaining = size - offset
         if remaining < UInt64(JournalFormat.blockHeaderSize) { return true }
         let hb = headerBytes.bytes
+        // A dictionary record cut short (the segment's first write).
+        if offset == UInt64(JournalFormat.segmentHeaderSize), dictionary == nil, (header?.major ?? 0) >= 2,
+            case .valid(let length, _) = SegmentDictionary.readHeader(hb),
+            offset + UInt64(JournalFormat.dictionaryHeaderSize + length) > size
+        {
+            return true
+        }
         if hb.count >= JournalFormat.blockHeaderSize,
             UInt32(littleEndian: hb.loadUnaligned(as: UInt32.self)) == JournalFormat.blockMagic,
             let h = try? BlockHeader.read(hb),
@@ -179,7 +240,7 @@ final class SegmentReader {
     }
 
     /// Reads the payload of `header` at `offset`, checks its CRC and decompresses it into
-    /// ``raw``; returns why it is bad, or nil when good.
+    /// ``rawBytes``; returns why it is bad, or nil when good.
     func loadPayload(_ header: BlockHeader, at offset: UInt64) throws(JournalError) -> String? {
         let n = Int(header.storedLength)
         stored.clear()
@@ -190,7 +251,12 @@ final class SegmentReader {
         guard crc == header.payloadCRC else {
             return "the payload fails its CRC-32C (stored \(hex(header.payloadCRC)), computed \(hex(crc)))"
         }
-        guard BlockCompressor.decompress(stored.bytes, codec: header.codec, rawLength: Int(header.rawLength), into: raw) else {
+        if header.codec == JournalFormat.codecLZ4Dictionary && dictionary == nil {
+            return "the block is compressed against the segment's dictionary (codec 2), and the segment has no valid dictionary"
+        }
+        guard BlockCompressor.decompress(
+            stored.bytes, codec: header.codec, rawLength: Int(header.rawLength), into: decoded, prefix: dictionary?.count ?? 0)
+        else {
             return "the payload does not decompress to \(header.rawLength) bytes"
         }
         return nil
@@ -199,7 +265,7 @@ final class SegmentReader {
     /// Releases memory held after an unusually large block.
     func trimBuffers() {
         stored.shrink(to: 256 << 10)
-        raw.shrink(to: 256 << 10)
+        decoded.shrink(to: 256 << 10)
     }
 }
 

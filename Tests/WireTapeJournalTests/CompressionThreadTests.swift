@@ -11,8 +11,9 @@ import WireTapeCore
         let t = TempDir(); defer { t.cleanup() }
         func write(_ dir: String, threaded: Bool) throws {
             var o = JournalWriterOptions()
-            o.blockSize = 4096
+            o.blockSize = 1024
             o.maxSegmentBytes = 64 << 10
+            o.dictionaryWarmupBytes = 4096
             o.durability = .never
             o.compressOnSecondThread = threaded
             let w = try JournalWriter(directory: dir, options: o)
@@ -34,6 +35,9 @@ import WireTapeCore
         try write(t.sub("threaded"), threaded: true)
         let names = try FS.list(t.sub("inline")).filter { JournalFormat.parseSegmentFileName($0) != nil }.sorted()
         #expect(names.count > 1)
+        // Segments after the first have a dictionary (blocks compressed for the segment
+        // before a rotation are compressed again for the new one).
+        #expect(names.dropFirst().allSatisfy { fileBytes(t.sub("threaded") + "/" + $0)[40..<44].elementsEqual("WTJD".utf8) })
         #expect(try FS.list(t.sub("threaded")).filter { JournalFormat.parseSegmentFileName($0) != nil }.sorted() == names)
         for n in names {
             #expect(fileBytes(t.sub("inline") + "/" + n) == fileBytes(t.sub("threaded") + "/" + n), "\(n) differs")

@@ -254,14 +254,14 @@ func smallBlocks() -> JournalWriterOptions {
         try writeSample(t.path, count: 10)
         let seg = try segmentPaths(t.path)[0]
         var b = fileBytes(seg)
-        b[8] = 2
+        b[8] = 3
         let crc = b[0..<36].withUnsafeBytes { CRC32C.checksum($0) }
         withUnsafeBytes(of: crc.littleEndian) { for i in 0..<4 { b[36 + i] = $0[i] } }
         writeBytes(seg, b)
         #expect {
             _ = try readAll(t.path)
         } throws: { e in
-            (e as? JournalError)?.code == .unsupportedVersion && (e as! JournalError).message.contains("version 2")
+            (e as? JournalError)?.code == .unsupportedVersion && (e as! JournalError).message.contains("version 3")
         }
     }
 }

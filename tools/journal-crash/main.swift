@@ -40,6 +40,10 @@ func child(dir: String, seed: UInt64) -> Never {
     o.maxSegmentBytes = 16 << 10 + rng.next() % (256 << 10)
     o.indexBatchBlocks = 1 + Int(rng.next() % 20)
     o.durability = [.never, .never, .interval(nanoseconds: 2_000_000), .everyBlock][Int(rng.next() % 4)]
+    // Small warm-ups so that kills land in dictionary segments and their first writes.
+    o.dictionaryWarmupBytes = 4096 + rng.next() % (64 << 10)
+    // Half the writers compress on a second thread (two block buffers in flight).
+    o.compressOnSecondThread = rng.next() % 2 == 0
     do {
         let w = try JournalWriter(directory: dir, options: o)
         var reported = w.writtenThroughSeq ?? 0

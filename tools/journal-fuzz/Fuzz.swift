@@ -16,12 +16,13 @@ import WireTapeJournal
 func fuzzOne(_ data: UnsafeRawBufferPointer) {
     guard data.count >= 1 else { return }
     let rest = UnsafeRawBufferPointer(rebasing: data[1...])
-    switch data[0] % 3 {
-    case 0:
-        // A whole block: header, CRC, LZ4, records.
-        if let recs = try? JournalBlockCodec.decodeBlock(rest), !recs.isEmpty {
-            let again = try! JournalBlockCodec.encodeBlock(recs)
-            let back = again.withUnsafeBytes { try? JournalBlockCodec.decodeBlock($0) }
+    switch data[0] % 4 {
+    case 0, 3:
+        // A whole block: header, CRC, LZ4 (selector 3: against the fixed dictionary, codec 2), records.
+        let dict = data[0] % 4 == 3 ? fuzzDictionary : nil
+        if let recs = try? JournalBlockCodec.decodeBlock(rest, dictionary: dict), !recs.isEmpty {
+            let again = try! JournalBlockCodec.encodeBlock(recs, dictionary: dict)
+            let back = again.withUnsafeBytes { try? JournalBlockCodec.decodeBlock($0, dictionary: dict) }
             precondition(back == recs, "block round trip differs")
         }
     case 1:
@@ -49,7 +50,10 @@ func roundTripRecords(_ raw: UnsafeRawBufferPointer) {
     }
 }
 
-/// Seed inputs: valid blocks, records and LZ4 payloads of every record kind.
+/// The dictionary of selector-3 inputs (codec-2 blocks): trade-like text.
+let fuzzDictionary: [UInt8] = Array((0..<40).map { "{\"e\":\"trade\",\"s\":\"BTCUSDT\",\"t\":\($0),\"p\":\"6\($0 % 7)000.5\"}" }.joined().utf8)
+
+/// Seed inputs: valid blocks (codecs 1 and 2), records and LZ4 payloads of every record kind.
 func seeds() -> [[UInt8]] {
     var recs: [JournalRecord] = []
     let bodies: [RecordBody] = [
@@ -70,7 +74,8 @@ func seeds() -> [[UInt8]] {
     let n = raw.withUnsafeBytes { r in lz.withUnsafeMutableBytes { o in
         LZ4_compress_default(r.baseAddress!.assumingMemoryBound(to: CChar.self), o.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(r.count), Int32(o.count))
     } }
-    return [[0] + block, [1] + raw, [2] + lz[0..<Int(n)]]
+    let dictBlock = try! JournalBlockCodec.encodeBlock(recs, dictionary: fuzzDictionary)
+    return [[0] + block, [1] + raw, [2] + lz[0..<Int(n)], [3] + dictBlock]
 }
 
 func mutate(_ input: [UInt8], _ rng: inout SeededRandom, pool: [[UInt8]]) -> [UInt8] {
@@ -154,8 +159,9 @@ struct JournalFuzz {
             let decodes = m.withUnsafeBytes { p -> Bool in
                 guard p.count > 1 else { return false }
                 let rest = UnsafeRawBufferPointer(rebasing: p[1...])
-                switch p[0] % 3 {
+                switch p[0] % 4 {
                 case 0: return (try? JournalBlockCodec.decodeBlock(rest)) != nil
+                case 3: return (try? JournalBlockCodec.decodeBlock(rest, dictionary: fuzzDictionary)) != nil
                 case 1: return (try? JournalBlockCodec.decodeRecords(rest, firstSeq: 1000)) != nil
                 default: return false
                 }
