@@ -72,7 +72,6 @@ struct RecordOrderer {
     /// The newest accepted connection and its epoch: the per-frame fast path.
     private var current: (id: UInt64, epoch: UInt64)?
     private var connectedEdgeEpoch: UInt64 = 0
-    private var lastEdge: (ConnState, UInt64, UInt64, UInt64)?
     private var lastMono: UInt64 = 0
     /// Records released with a raised monotonic time.
     private(set) var clamped: UInt64 = 0
@@ -151,9 +150,6 @@ struct RecordOrderer {
             for (k, st) in connections {
                 if case .pending(let epoch) = st, epoch <= s.epoch { accept(k, snapshot: s) }
             }
-            let key = (s.state, s.epoch, s.failedAttempts, s.reconnects)
-            if let l = lastEdge, l == key { return }
-            lastEdge = key
             if s.state == .connected && s.epoch <= max(connectedEdgeEpoch, acceptedEpoch) && followsLifecycle {
                 return  // synthesized from the connection at its handshake time
             }

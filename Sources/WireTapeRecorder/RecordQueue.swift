@@ -23,7 +23,7 @@ enum RecorderEvent: Sendable {
     /// Leaf connection `connection` is being closed by the layer above; `epochAtClose` is the
     /// resilient session's epoch at that moment (`nil` when no session is followed).
     case closing(connection: UInt64, epochAtClose: UInt64?, snapshot: LifecycleSnapshot?, at: ReceiveTimestamp)
-    /// A lifecycle snapshot of the followed session.
+    /// A lifecycle edge of the followed session (every one, in publication order).
     case lifecycle(LifecycleSnapshot)
     /// Credential values to scrub from now on.
     case secrets([String])

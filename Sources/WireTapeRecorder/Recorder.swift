@@ -101,7 +101,18 @@ public final class Recorder: Sendable {
         var done = false
         var waiters: [CheckedContinuation<Void, Never>] = []
         var watch: LifecycleWatch?
-        var follower: Task<Void, Never>?
+    }
+
+    /// What makes a lifecycle snapshot an edge: a change of state or epoch, or another
+    /// attempt or reconnect counted (a `reconnecting` edge per failed attempt).
+    private struct EdgeKey: Equatable {
+        var state: ConnState
+        var epoch: UInt64
+        var failedAttempts: UInt64
+        var reconnects: UInt64
+        init(_ s: LifecycleSnapshot) {
+            (state, epoch, failedAttempts, reconnects) = (s.state, s.epoch, s.failedAttempts, s.reconnects)
+        }
     }
 
     /// Opens the journal for writing (taking its lock) without connecting anything yet.
@@ -149,16 +160,23 @@ public final class Recorder: Sendable {
     }
 
     /// Follows a lifecycle watch (see ``follow(_:)``).
+    ///
+    /// Every edge is recorded, even two published a microsecond apart: the recorder observes
+    /// the watch without coalescing (`Watch.observe`), on the publisher's thread, and only
+    /// appends the edge to its queue there. Snapshots that change nothing but the lag counters
+    /// (the inbound buffer shedding) are not edges and are not queued; the next edge carries
+    /// the counters.
     public func follow(lifecycle watch: LifecycleWatch) {
+        state.withLock { $0.watch = watch }
         let queue = self.queue
-        let task = Task {
-            for await snapshot in watch.updates() {
-                queue.pushControl(.lifecycle(snapshot))
+        let last = Mutex<EdgeKey?>(nil)
+        watch.observe { snapshot in
+            let key = EdgeKey(snapshot)
+            let isEdge = last.withLock { l -> Bool in
+                defer { l = key }
+                return l != key
             }
-        }
-        state.withLock {
-            $0.watch = watch
-            $0.follower = task
+            if isEdge { queue.pushControl(.lifecycle(snapshot)) }
         }
     }
 
@@ -189,15 +207,11 @@ public final class Recorder: Sendable {
     /// Call it after the session ended (`shutdown` returned) so the final lifecycle edge is in.
     @discardableResult
     public func finish(reason: String) async -> RecorderStats {
-        let (first, follower, watch) = state.withLock { s in
+        let first = state.withLock { s in
             defer { s.finished = true }
-            return (!s.finished && s.started, s.follower, s.watch)
+            return !s.finished && s.started
         }
         if first {
-            if let follower {
-                if !(watch?.isFinished ?? true) { follower.cancel() }
-                await follower.value
-            }
             queue.pushControl(.sessionEnd(message: reason, at: .now()))
             queue.stop()
         }
