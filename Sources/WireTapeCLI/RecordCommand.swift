@@ -4,6 +4,7 @@ import WireTapeCore
 import WireTapeJournal
 import WireTapeNIO
 import WireTapeRecorder
+import WireTapeReport
 import WireTapeResilience
 
 /// `wiretape record URL --journal DIR`: record a live feed into a journal, on the resilient stack.
@@ -174,6 +175,11 @@ struct RecordSession {
 
     func run(recorder: Recorder, leaf: any WSConnector, status: RecordStatus) async -> Outcome {
         recorder.start(url: request.url.description, headers: request.headers)
+        // `wiretape annotate DIR TEXT` hands notes to the recorder while it runs.
+        var control: ControlSocketServer?
+        do { control = try .serving(recorder) } catch {
+            status.note("wiretape annotate cannot reach this recording: \(error.message)")
+        }
         let stack = ReconnectingConnector(wrapping: recorder.connector(wrapping: leaf), config: config)
         let connection = stack.connect(request)
         recorder.follow(connection)
@@ -234,6 +240,7 @@ struct RecordSession {
         await follower.value
         timer?.cancel()
         ticker.cancel()
+        control?.stop()
         let reason = stopReason.withLock { $0 } ?? final.lastDisconnect.map { "\($0)" } ?? final.state.rawValue
         let stats = await recorder.finish(reason: final.state == .unrecoverable ? "unrecoverable: \(reason)" : reason)
         status.finished(stats, final, reason: reason)

@@ -31,9 +31,15 @@ enum RecorderEvent: Sendable {
     case sessionStart(url: String, headers: [HTTPHeaderField], at: ReceiveTimestamp)
     /// Session end.
     case sessionEnd(message: String, at: ReceiveTimestamp)
+    /// A user's note (`wiretape annotate` on a live journal), stamped `at`; `reply` gets the
+    /// record's sequence number once it is appended, or why it was not.
+    case annotation(text: String, at: ReceiveTimestamp, reply: AnnotationReply)
     /// `count` records of `bytes` payload bytes could not be queued; the first was stamped `at`.
     case lag(count: UInt64, bytes: UInt64, at: ReceiveTimestamp)
 }
+
+/// Called once, on the writer thread, with an annotation's sequence number or the failure.
+typealias AnnotationReply = @Sendable (Result<UInt64, JournalError>) -> Void
 
 /// The bounded hand-off between the live path and the writer thread.
 ///
@@ -130,13 +136,17 @@ final class RecordQueue: @unchecked Sendable {
         return true
     }
 
-    /// Queues a control event; never dropped.
-    func pushControl(_ event: RecorderEvent) {
+    /// Queues a control event; never dropped while the recorder runs. Returns `false` (and
+    /// does not queue it) after ``stop()``: the writer's final take has been promised.
+    @discardableResult
+    func pushControl(_ event: RecorderEvent) -> Bool {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
+        guard !stopping else { return false }
         placeMissing()
         items.append(event)
         wakeWriter()
+        return true
     }
 
     /// Asks the writer to finish: later data is counted as lag.

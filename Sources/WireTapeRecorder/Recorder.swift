@@ -180,6 +180,48 @@ public final class Recorder: Sendable {
         }
     }
 
+    /// Appends a user's note (an `annotation` record) in sequence order with the live records,
+    /// in the current epoch, stamped now; `completion` is called once, on the writer thread,
+    /// with the record's sequence number.
+    ///
+    /// This is what `wiretape annotate` on a live journal reaches through the control socket.
+    ///
+    /// - Parameters:
+    ///   - text: the note.
+    ///   - wallNanos: the note's wall time (Unix nanoseconds); `nil` means now. Records are
+    ///     appended in time order, so a time more than a second away from now is refused.
+    ///   - completion: the sequence number, or a ``WireTapeJournal/JournalError``: `closed`
+    ///     when the recording has ended, `invalidArgument` for a refused time, or the journal's
+    ///     write error.
+    public func annotate(
+        _ text: String, wallNanos: Int64? = nil, completion: @escaping @Sendable (Result<UInt64, JournalError>) -> Void
+    ) {
+        var at = ReceiveTimestamp.now()
+        if let wallNanos {
+            guard abs(wallNanos - at.wallNanos) <= 1_000_000_000 else {
+                completion(.failure(JournalError(
+                    .invalidArgument,
+                    "a live recording appends notes at the current time; say in the text which other moment the note is about")))
+                return
+            }
+            at.wallNanos = wallNanos
+        }
+        let started = state.withLock { $0.started }
+        guard started, queue.pushControl(.annotation(text: text, at: at, reply: completion)) else {
+            completion(.failure(JournalError(.closed, "the recording of \(directory) is not running; no note can be added to it now")))
+            return
+        }
+    }
+
+    /// Appends a user's note; see ``annotate(_:wallNanos:completion:)``.
+    /// - Returns: the record's sequence number.
+    public func annotate(_ text: String, wallNanos: Int64? = nil) async throws(JournalError) -> UInt64 {
+        let result = await withCheckedContinuation { (c: CheckedContinuation<Result<UInt64, JournalError>, Never>) in
+            annotate(text, wallNanos: wallNanos) { c.resume(returning: $0) }
+        }
+        return try result.get()
+    }
+
     /// Registers credential values to scrub from every later record.
     public func registerSecrets(_ values: [String]) {
         guard !values.isEmpty else { return }
@@ -296,6 +338,8 @@ private final class WriterBox: @unchecked Sendable {
             if let writer {
                 for r in out { write(r, writer, hook: hook, &local) }
                 do { try writer.flushIfDue(monoNanos: now) } catch { note(error, &local) }
+            } else {
+                for r in out { r.reply?(.failure(JournalError(.closed, "the journal writer is closed"))) }
             }
             out.removeAll(keepingCapacity: true)
             local.clamped = orderer.clamped
@@ -359,6 +403,9 @@ private final class WriterBox: @unchecked Sendable {
         case .record(let body):
             hook?(body.kind)
             do { seq = try writer.append(body, epoch: r.epoch, at: r.at) } catch { failure = error }
+        }
+        if let reply = r.reply {
+            if let seq { reply(.success(seq)) } else { reply(.failure(failure ?? JournalError(.io, "the note was not written"))) }
         }
         if let failure {
             note(failure, &stats)

@@ -152,5 +152,32 @@ struct RecordCommandTests {
         let got = inbound.map { $0["data"] as? String ?? "?" }
         #expect(got == Array(["s0-m0", "s0-m1", "s0-m2"].prefix(got.count)))
     }
-}
 
+    @Test func annotateOnALiveRecordingHandsTheNoteToTheRecorder() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = dir.appendingPathComponent("venue.log").path
+        let journal = dir.appendingPathComponent("j").path
+        let recorder = try RecordProcess([peer.url("/venue?script=hold&n=3&log=\(log)"), "--journal", journal])
+        #expect(recorder.waitForLine(containing: "state=connected epoch=1"))
+
+        let note = try CLIRun.wiretape(["annotate", journal, "deploy 4.2.1"])
+        #expect(note.status == 0, "\(note.stderr)")
+        #expect(note.stderr.contains("through the recorder"), "\(note.stderr)")
+
+        recorder.process.terminate()  // SIGTERM
+        #expect(recorder.wait() == 0, "stderr: \(recorder.stderrText)")
+        #expect(!FileManager.default.fileExists(atPath: journal + "/control.sock"))
+        let records = try CLIRun.wiretape(["cat", journal]).lines
+        let notes = records.filter { $0["type"] as? String == "annotation" }
+        #expect(notes.map { $0["text"] as? String } == ["deploy 4.2.1"])
+        #expect(notes.first?["epoch"] as? Int == 1)
+        // In sequence order with the live records: after the epoch's connected edge, before the end.
+        let at = records.firstIndex { $0["type"] as? String == "annotation" }
+        let connected = records.firstIndex { $0["type"] as? String == "lifecycle" && $0["state"] as? String == "connected" }
+        #expect(at != nil && connected != nil && connected! < at! && at! < records.count - 1)
+        let monos = records.compactMap { $0["mono_ns"] as? Int }
+        #expect(monos.count == records.count && zip(monos, monos.dropFirst()).allSatisfy { $0 <= $1 })
+        let verify = try CLIRun.wiretape(["verify", journal])
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+    }
+}

@@ -114,6 +114,24 @@ struct RecorderTests {
         #expect(stats.writeErrors == 0)
     }
 
+    @Test func annotationsLandInOrderAndAreRefusedOnceTheRecordingEnded() async throws {
+        let h = try RecordingHarness([.accept([.send(.text("a"))])])
+        defer { h.dir.cleanup() }
+        await h.waitFor { $0.state == .connected }
+        let seq = try await h.recorder.annotate("deploy 4.2.1")
+        await #expect(throws: JournalError.self) { try await h.recorder.annotate("a week ago", wallNanos: 0) }
+        let (_, records) = try await h.end()
+        let note = records.first { $0.kind == .annotation }
+        #expect(note?.seq == seq && note?.epoch == 1)
+        #expect(records.filter { $0.kind == .annotation }.count == 1)
+        do {
+            _ = try await h.recorder.annotate("too late")
+            Issue.record("a finished recorder accepted a note")
+        } catch {
+            #expect(error.code == .closed)
+        }
+    }
+
     @Test func journalKeepsEveryFrameWhileTheDropOldestBufferSheds() async throws {
         let steps = (0..<200).map { MockStep.send(.text("m\($0)")) }
         let h = try RecordingHarness(
