@@ -206,10 +206,9 @@ struct RecordSession {
         let messages = self.messages
         let follower = Task {
             var sentEpoch: UInt64 = 0
-            for await snapshot in connection.lifecycle.updates() {
+            for await snapshot in connection.lifecycle.edges() {
                 status.edge(snapshot)
-                // A latest-value reader can miss `connected` when `stale` follows at once.
-                guard snapshot.epoch > sentEpoch, [.connected, .stale, .resumed].contains(snapshot.state) else { continue }
+                guard snapshot.state == .connected, snapshot.epoch > sentEpoch else { continue }
                 sentEpoch = snapshot.epoch
                 await sendSubscriptions(messages, via: connection.sink, epoch: snapshot.epoch, failed: { _, error in
                     status.note("could not send a --send message in epoch \(snapshot.epoch): \(error)")

@@ -248,3 +248,41 @@ public final class Watch<Value: Sendable>: Sendable {
 
 /// The lifecycle watch of a connection.
 public typealias LifecycleWatch = Watch<LifecycleSnapshot>
+
+extension Watch where Value == LifecycleSnapshot {
+    /// Calls `observer` with every lifecycle *edge*, none skipped, in order: the current
+    /// snapshot at once, then each published snapshot whose state, epoch, failed attempts or
+    /// reconnects differ from the previous edge's. Snapshots that only advance the lag counters
+    /// (a buffer shedding) are not edges; the next edge carries the counters.
+    ///
+    /// The same rules as ``Watch/observe(_:)`` apply: `observer` runs on the publisher's
+    /// thread under the watch's lock; hand the edge on and return.
+    public func observeEdges(_ observer: @escaping @Sendable (LifecycleSnapshot) -> Void) {
+        let last = Mutex<(ConnState, UInt64, UInt64, UInt64)?>(nil)
+        observe { s in
+            let key = (s.state, s.epoch, s.failedAttempts, s.reconnects)
+            let isEdge = last.withLock { l -> Bool in
+                defer { l = key }
+                guard let l else { return true }
+                return l != key
+            }
+            if isEdge { observer(s) }
+        }
+    }
+
+    /// Every lifecycle edge (see ``observeEdges(_:)``) as an asynchronous sequence that ends
+    /// after the terminal edge. Unlike ``Watch/updates()`` nothing is skipped: edges wait in an
+    /// unbounded buffer (they are few) until the reader takes them.
+    ///
+    /// ```swift
+    /// for await edge in connection.lifecycle.edges() { log(edge) }   // every stale, every resumed
+    /// ```
+    public func edges() -> AsyncStream<LifecycleSnapshot> {
+        AsyncStream { continuation in
+            observeEdges { s in
+                continuation.yield(s)
+                if s.state.isTerminal { continuation.finish() }
+            }
+        }
+    }
+}

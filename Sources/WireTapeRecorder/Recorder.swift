@@ -103,18 +103,6 @@ public final class Recorder: Sendable {
         var watch: LifecycleWatch?
     }
 
-    /// What makes a lifecycle snapshot an edge: a change of state or epoch, or another
-    /// attempt or reconnect counted (a `reconnecting` edge per failed attempt).
-    private struct EdgeKey: Equatable {
-        var state: ConnState
-        var epoch: UInt64
-        var failedAttempts: UInt64
-        var reconnects: UInt64
-        init(_ s: LifecycleSnapshot) {
-            (state, epoch, failedAttempts, reconnects) = (s.state, s.epoch, s.failedAttempts, s.reconnects)
-        }
-    }
-
     /// Opens the journal for writing (taking its lock) without connecting anything yet.
     ///
     /// - Throws: ``WireTapeJournal/JournalError`` — code `locked` when another writer holds
@@ -162,22 +150,14 @@ public final class Recorder: Sendable {
     /// Follows a lifecycle watch (see ``follow(_:)``).
     ///
     /// Every edge is recorded, even two published a microsecond apart: the recorder observes
-    /// the watch without coalescing (`Watch.observe`), on the publisher's thread, and only
-    /// appends the edge to its queue there. Snapshots that change nothing but the lag counters
+    /// the watch without coalescing (`LifecycleWatch.observeEdges`), on the publisher's thread,
+    /// and only appends the edge to its queue there. Snapshots that change nothing but the lag counters
     /// (the inbound buffer shedding) are not edges and are not queued; the next edge carries
     /// the counters.
     public func follow(lifecycle watch: LifecycleWatch) {
         state.withLock { $0.watch = watch }
         let queue = self.queue
-        let last = Mutex<EdgeKey?>(nil)
-        watch.observe { snapshot in
-            let key = EdgeKey(snapshot)
-            let isEdge = last.withLock { l -> Bool in
-                defer { l = key }
-                return l != key
-            }
-            if isEdge { queue.pushControl(.lifecycle(snapshot)) }
-        }
+        watch.observeEdges { queue.pushControl(.lifecycle($0)) }
     }
 
     /// Appends a user's note (an `annotation` record) in sequence order with the live records,

@@ -11,7 +11,10 @@ final class RecordProcess {
     private var buffer = Data()
     private(set) var stderrText = ""
 
-    init(_ arguments: [String]) throws {
+    /// Starts `wiretape record ARGUMENTS`. A process still running after `limit` (a hang) is
+    /// killed, which ends ``waitForLine(containing:)`` and ``wait()`` (status: killed): a
+    /// safety net, never a timing assertion.
+    init(_ arguments: [String], limit: Duration = .seconds(120)) throws {
         let candidates = [
             URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("wiretape").path,
             repositoryRoot.appendingPathComponent(".build/debug/wiretape").path,
@@ -24,6 +27,10 @@ final class RecordProcess {
         process.standardError = err
         process.standardOutput = out
         try process.run()
+        let pid = process.processIdentifier
+        DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(Int(limit.components.seconds))) { [process] in
+            if process.isRunning { kill(pid, SIGKILL) }
+        }
     }
 
     /// Blocks on stderr until a line containing `text` arrives; false at end of stream.
@@ -177,6 +184,76 @@ struct RecordCommandTests {
         #expect(at != nil && connected != nil && connected! < at! && at! < records.count - 1)
         let monos = records.compactMap { $0["mono_ns"] as? Int }
         #expect(monos.count == records.count && zip(monos, monos.dropFirst()).allSatisfy { $0 <= $1 })
+        let verify = try CLIRun.wiretape(["verify", journal])
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+    }
+
+    /// The journal's inbound frames as (data, epoch), and its lifecycle edges as (epoch, record).
+    private func framesAndEdges(_ records: [[String: Any]]) -> ([String], [Int], [(Int, [String: Any])]) {
+        let inbound = records.filter { $0["type"] as? String == "frame" && $0["dir"] as? String == "in" }
+        let edges = records.filter { $0["type"] as? String == "lifecycle" }.map { ($0["epoch"] as? Int ?? -1, $0) }
+        return (inbound.map { $0["data"] as? String ?? "?" }, inbound.map { $0["epoch"] as? Int ?? -1 }, edges)
+    }
+
+    @Test func aBlackholedVenueGoesStaleAndIsAbortedAtTheLivenessTimeoutWithoutWaitingForAClose() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = dir.appendingPathComponent("venue.log").path
+        let journal = dir.appendingPathComponent("j").path
+        let proxy = try FaultProxy(upstreamPort: peer.port)
+        defer { proxy.stop() }
+        // The close timeout (600 s) is far beyond the recorder's 120 s bound: the second epoch
+        // can only be recorded if the dead socket is dropped at once after the liveness
+        // timeout, not closed with a handshake the blackholed venue never answers.
+        let recorder = try RecordProcess([
+            "ws://127.0.0.1:\(proxy.port)/venue?script=hold&n=3&log=\(log)", "--journal", journal,
+            "--idle-timeout", "0.5", "--pong-timeout", "0.5", "--close-timeout", "600", "--count", "6",
+        ])
+        // Stale: the venue sent its 3 frames and went quiet (it still answers pings).
+        #expect(recorder.waitForLine(containing: "state=stale epoch=1"))
+        #expect(proxy.command("blackhole on").hasPrefix("ok"))
+        #expect(recorder.waitForLine(containing: "state=reconnecting epoch=1"))
+        #expect(proxy.command("blackhole off").hasPrefix("ok"))
+        #expect(recorder.wait() == 0, "stderr: \(recorder.stderrText)")  // --count 6: the next session's frames
+
+        let records = try CLIRun.wiretape(["cat", journal]).lines
+        let (frames, epochs, edges) = framesAndEdges(records)
+        #expect(frames == ["s0-m0", "s0-m1", "s0-m2", "s1-m0", "s1-m1", "s1-m2"])
+        #expect(epochs == [1, 1, 1, 2, 2, 2])
+        let epoch1 = edges.filter { $0.0 == 1 }.map { $0.1["state"] as? String ?? "?" }
+        #expect(epoch1.first == "connected" && epoch1.contains("stale"))
+        let lost = edges.first { $0.0 == 1 && $0.1["state"] as? String == "reconnecting" }?.1
+        #expect(lost?["error"] as? String == "livenessTimeout", "\(String(describing: lost))")
+        #expect(edges.contains { $0.0 == 2 && $0.1["state"] as? String == "connected" })
+        let verify = try CLIRun.wiretape(["verify", journal])
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+    }
+
+    @Test func aRestartedVenueIsRecordedAcrossTheRestart() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = dir.appendingPathComponent("venue.log").path
+        let journal = dir.appendingPathComponent("j").path
+        let recorder = try RecordProcess([
+            peer.url("/venue?script=hold&n=3&log=\(log)"), "--journal", journal, "--idle-timeout", "0.5", "--count", "6",
+        ])
+        #expect(recorder.waitForLine(containing: "state=stale epoch=1"))  // the first process's 3 frames are in
+        peer.stop()  // SIGKILL: the venue process dies, its sockets with it
+        #expect(recorder.waitForLine(containing: "connectionRefused"))  // down: attempts are refused
+        // The venue comes back on the same port, a new process.
+        let restarted = try PythonPeer(script: "Tests/Peers/ws_peer.py", arguments: ["--port", "\(peer.port)"])
+        defer { restarted.stop() }
+        #expect(recorder.wait() == 0, "stderr: \(recorder.stderrText)")
+
+        let records = try CLIRun.wiretape(["cat", journal]).lines
+        let (frames, epochs, edges) = framesAndEdges(records)
+        #expect(frames == ["s0-m0", "s0-m1", "s0-m2", "s0-m0", "s0-m1", "s0-m2"])  // each process numbers its sessions from 0
+        #expect(epochs == [1, 1, 1, 2, 2, 2])
+        let lost = edges.first { $0.0 == 1 && $0.1["state"] as? String == "reconnecting" }?.1
+        #expect(lost?["error"] as? String == "connectionLost", "\(String(describing: lost))")
+        let refused = records.filter { $0["type"] as? String == "connect" && $0["error"] as? String == "connectionRefused" }
+        #expect(!refused.isEmpty)
+        #expect(refused.allSatisfy { $0["epoch"] as? Int == 1 })
+        let gaps = try CLIRun.wiretape(["gaps", journal])
+        #expect(gaps.stdout.contains("after epoch 1"), "\(gaps.stdout)")
         let verify = try CLIRun.wiretape(["verify", journal])
         #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
     }
