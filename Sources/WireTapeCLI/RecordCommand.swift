@@ -41,6 +41,8 @@ public struct RecordCommand: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
+    @OptionGroup var metrics: MetricsOptions
+
     @Option(name: .customLong("send"), help: ArgumentHelp("A text message to send in every epoch, repeatable.", valueName: "TEXT"))
     var messages: [String] = []
 
@@ -80,6 +82,7 @@ public struct RecordCommand: AsyncParsableCommand {
         if let count, count < 1 { throw ValidationError("--count must be at least 1, got \(count)") }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be a positive number of seconds") }
         _ = try journalOptions()
+        _ = try metrics.address()
     }
 
     static func parseSize(_ text: String) -> UInt64? {
@@ -121,6 +124,11 @@ public struct RecordCommand: AsyncParsableCommand {
         return o
     }
 
+    /// The `feed` label of a recording: the journal directory's name.
+    static func feedName(_ journal: String) -> String {
+        journal.split(separator: "/").last.map(String.init) ?? journal
+    }
+
     /// The redaction rules from the --redact-* flags.
     func redactionRules() -> RedactionRules {
         RedactionRules(extraNames: redactParams + redactHeaders, fields: redactFields)
@@ -145,9 +153,15 @@ public struct RecordCommand: AsyncParsableCommand {
             mode: quiet ? .quiet : (RecordStatus.stderrIsTerminal ? .live : .lines),
             url: rules.redact(url: request.url.description), journal: journal,
             scrubber: rules.scrubber(url: url, headers: request.headers))
+        var served: (RecordMetrics, MetricsEndpoint)?
+        if let address = try metrics.address() {
+            let m = RecordMetrics()
+            served = (m, try await RecordMetrics.serve(on: address, m, quiet: quiet))
+        }
         let outcome = await RecordSession(
             request: request, messages: messages, count: count, duration: duration, config: connection.reconnectConfig()
-        ).run(recorder: recorder, leaf: NIOConnector(), status: status)
+        ).run(recorder: recorder, leaf: NIOConnector(), status: status, metrics: served.map { ($0.0, Self.feedName(journal)) })
+        await served?.1.stop()
         if let failure = outcome.failure {
             StandardOutput.warn(status.scrubber.scrub(failure))
             throw ExitCode(1)
@@ -173,7 +187,9 @@ struct RecordSession {
     var duration: Double?
     var config: ReconnectConfig
 
-    func run(recorder: Recorder, leaf: any WSConnector, status: RecordStatus) async -> Outcome {
+    func run(
+        recorder: Recorder, leaf: any WSConnector, status: RecordStatus, metrics: (RecordMetrics, feed: String)? = nil
+    ) async -> Outcome {
         recorder.start(url: request.url.description, headers: request.headers)
         // `wiretape annotate DIR TEXT` hands notes to the recorder while it runs.
         var control: ControlSocketServer?
@@ -183,6 +199,7 @@ struct RecordSession {
         let stack = ReconnectingConnector(wrapping: recorder.connector(wrapping: leaf), config: config)
         let connection = stack.connect(request)
         recorder.follow(connection)
+        if let (m, feed) = metrics { m.add(feed: feed, recorder: recorder, connection: connection, status: status) }
         status.started()
 
         let stopReason = Mutex<String?>(nil)

@@ -67,6 +67,9 @@ final class RecordStatus: Sendable {
         if mode == .lines { write("wiretape record: event=start url=\(quoted(url)) journal=\(quoted(journal))") }
     }
 
+    /// Outages so far: times the session went from up to `reconnecting`.
+    var outages: UInt64 { state.withLock { $0.outages } }
+
     func note(_ message: String) {
         guard mode != .quiet else { return }
         clearLive()

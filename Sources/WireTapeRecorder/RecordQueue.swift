@@ -158,6 +158,13 @@ final class RecordQueue: @unchecked Sendable {
         pthread_cond_signal(cond)
     }
 
+    /// What waits for the writer now: frames, and their bytes as counted against ``maxBytes``.
+    var depth: (frames: Int, bytes: Int) {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return (queuedData, queuedBytes)
+    }
+
     /// The lag counted so far (records, payload bytes).
     var lagged: (count: UInt64, bytes: UInt64) {
         pthread_mutex_lock(mutex)

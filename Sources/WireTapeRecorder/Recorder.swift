@@ -60,6 +60,10 @@ public struct RecorderStats: Sendable, Hashable {
     public var writeErrors: UInt64 = 0
     /// The last journal error, if any.
     public var lastError: String?
+    /// Frames waiting in the queue for the writer thread now (a level, not a count).
+    public var queuedFrames: UInt64 = 0
+    /// Bytes of ``queuedFrames`` as counted against ``RecorderOptions/queueBytes``.
+    public var queuedBytes: UInt64 = 0
     /// The latest epoch recorded.
     public var epoch: UInt64 = 0
     /// The sequence number of the last record written, if any.
@@ -214,6 +218,9 @@ public final class Recorder: Sendable {
         let lag = queue.lagged
         s.lagged = lag.count
         s.laggedBytes = lag.bytes
+        let depth = queue.depth
+        s.queuedFrames = UInt64(depth.frames)
+        s.queuedBytes = UInt64(depth.bytes)
         return s
     }
 

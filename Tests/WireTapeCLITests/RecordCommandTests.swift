@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Testing
 import WireTapeCLI
 import WireTapeTestSupport
@@ -52,6 +55,32 @@ final class RecordProcess {
         process.waitUntilExit()
         return process.terminationStatus
     }
+}
+
+/// A real HTTP GET: (status, body). Bounded by the request's timeout.
+func httpGet(_ url: String) -> (Int, String) {
+    let done = DispatchSemaphore(value: 0)
+    nonisolated(unsafe) var result = (0, "")
+    var request = URLRequest(url: URL(string: url)!)
+    request.timeoutInterval = 30
+    URLSession.shared.dataTask(with: request) { data, response, error in
+        result = ((response as? HTTPURLResponse)?.statusCode ?? 0, data.map { String(decoding: $0, as: UTF8.self) } ?? "\(String(describing: error))")
+        done.signal()
+    }.resume()
+    done.wait()
+    return result
+}
+
+/// The value of the Prometheus sample `name{labels}` in `text`, if present.
+func sample(_ text: String, _ name: String, _ labels: String) -> Double? {
+    for line in text.split(separator: "\n") where line.hasPrefix(name + "{") {
+        let parts = line.split(separator: " ")
+        guard parts.count >= 2 else { continue }
+        let want = Set(labels.split(separator: ",").map(String.init))
+        let have = Set(parts[0].dropFirst(name.count + 1).dropLast().split(separator: ",").map(String.init))
+        if want == have { return Double(parts[1]) }
+    }
+    return nil
 }
 
 private func lines(_ path: String) -> [String] {
@@ -256,5 +285,42 @@ struct RecordCommandTests {
         #expect(gaps.stdout.contains("after epoch 1"), "\(gaps.stdout)")
         let verify = try CLIRun.wiretape(["verify", journal])
         #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+    }
+
+    @Test func metricsAreScrapedOverHTTPWhileRecordingAndAgreeWithTheJournal() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = dir.appendingPathComponent("venue.log").path
+        let journal = dir.appendingPathComponent("btc").path
+        let recorder = try RecordProcess([
+            peer.url("/venue?script=hold&n=5&wait=1&log=\(log)"), "--journal", journal, "--send", "sub", "--idle-timeout", "0.5",
+            "--metrics-listen", "127.0.0.1:0",
+        ])
+        #expect(recorder.waitForLine(containing: "event=metrics url="))
+        let url = recorder.stderrText.split(separator: "\n").first { $0.contains("event=metrics") }
+            .flatMap { $0.split(separator: "url=").last }.map(String.init) ?? "?"
+        #expect(recorder.waitForLine(containing: "state=stale epoch=1"))  // the 5 frames are in, the venue is quiet
+        let (status, text) = httpGet(url)
+        let (notFound, _) = httpGet(url.replacingOccurrences(of: "/metrics", with: "/other"))
+        recorder.process.terminate()
+        #expect(recorder.wait() == 0, "stderr: \(recorder.stderrText)")
+        #expect(status == 200, "\(text)")
+        #expect(notFound == 404)
+
+        let records = try CLIRun.wiretape(["cat", journal]).lines
+        let frames = records.filter { $0["type"] as? String == "frame" }
+        let inbound = frames.filter { $0["dir"] as? String == "in" }.compactMap { $0["data"] as? String }
+        let outbound = frames.filter { $0["dir"] as? String == "out" }.compactMap { $0["data"] as? String }
+        #expect(inbound.count == 5 && outbound == ["sub"])
+        let feed = #"feed="btc""#
+        #expect(sample(text, "wiretape_record_frames_total", "\(feed),direction=\"in\"") == Double(inbound.count), "\(text)")
+        #expect(sample(text, "wiretape_record_bytes_total", "\(feed),direction=\"in\"") == Double(inbound.map(\.utf8.count).reduce(0, +)))
+        #expect(sample(text, "wiretape_record_frames_total", "\(feed),direction=\"out\"") == 1)
+        #expect(sample(text, "wiretape_record_lagged_frames_total", feed) == 0)
+        #expect(sample(text, "wiretape_record_queue_frames", feed) == 0)
+        #expect(sample(text, "wiretape_session_epoch", feed) == 1)
+        #expect(sample(text, "wiretape_session_reconnects_total", feed) == 0)
+        let up = ["stale", "resumed"].compactMap { sample(text, "wiretape_session_state", "\(feed),state=\"\($0)\"") }
+        #expect(up.reduce(0, +) == 1, "\(text)")  // quiet venue: stale or, after the pong, resumed
+        #expect(sample(text, "wiretape_session_state", "\(feed),state=\"closed\"") == 0)
     }
 }
