@@ -68,6 +68,9 @@ public struct RecorderStats: Sendable, Hashable {
     public var epoch: UInt64 = 0
     /// The sequence number of the last record written, if any.
     public var lastSeq: UInt64?
+
+    /// All counters zero: nothing recorded.
+    public init() {}
 }
 
 /// Records a live session into a journal without ever making the live path wait for the disk.

@@ -323,4 +323,60 @@ struct RecordCommandTests {
         #expect(up.reduce(0, +) == 1, "\(text)")  // quiet venue: stale or, after the pong, resumed
         #expect(sample(text, "wiretape_session_state", "\(feed),state=\"closed\"") == 0)
     }
+
+    @Test func configRecordsSeveralFeedsEachIntoItsOwnJournalAndOneFailureStopsNoOther() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let second = try PythonPeer()
+        defer { second.stop() }
+        func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        let feeds: [[String: Any]] = [
+            ["name": "a", "url": peer.url("/venue?script=hold&n=3&log=\(path("a.log"))"), "journal": path("a"), "count": 3],
+            ["name": "b", "url": second.url("/venue?script=close1011,hold&n=2&wait=1&log=\(path("b.log"))"), "journal": path("b"),
+             "count": 4, "send": ["sub"], "idle-timeout": 30],
+            ["name": "revoked", "url": second.url("/status/401"), "journal": path("c")],
+        ]
+        let file = path("feeds.json")
+        try JSONSerialization.data(withJSONObject: ["feeds": feeds]).write(to: URL(fileURLWithPath: file))
+        let run = try CLIRun.wiretape(["record", "--config", file])
+        #expect(run.status == 1, "\(run.stderr)")  // one feed failed
+        let last = run.stderr.split(separator: "\n").suffix(3).map(String.init)
+        #expect(last.count == 3 && last[0].contains("feed=a result=ok") && last[1].contains("feed=b result=ok"), "\(last)")
+        #expect(last.last?.contains("feed=revoked result=failed") == true && last.last?.contains("401") == true, "\(last)")
+        #expect(run.stderr.contains("feed=b event=lifecycle state=connected epoch=2"), "\(run.stderr)")
+
+        func inbound(_ journal: String) throws -> [(String, Int)] {
+            try CLIRun.wiretape(["cat", journal]).lines.filter { $0["type"] as? String == "frame" && $0["dir"] as? String == "in" }
+                .map { ($0["data"] as? String ?? "?", $0["epoch"] as? Int ?? -1) }
+        }
+        let a = try inbound(path("a"))
+        #expect(a.map(\.0) == ["s0-m0", "s0-m1", "s0-m2"] && a.map(\.1) == [1, 1, 1])
+        let b = try inbound(path("b"))
+        #expect(b.map(\.0) == ["s0-m0", "s0-m1", "s1-m0", "s1-m1"] && b.map(\.1) == [1, 1, 2, 2])
+        #expect(lines(path("b.log")).filter { $0.hasSuffix(" sub") }.count == 2)  // b's own --send, in each epoch
+        let c = try CLIRun.wiretape(["cat", path("c"), "--kind", "connect"]).lines
+        #expect(c.contains { $0["http_status"] as? Int == 401 }, "\(c)")
+        for j in ["a", "b", "c"] {
+            let verify = try CLIRun.wiretape(["verify", path(j)])
+            #expect(verify.status == 0, "\(j): \(verify.stdout) \(verify.stderr)")
+        }
+    }
+
+    @Test func aConfigIsCheckedBeforeAnythingConnects() async throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("feeds.json").path
+        func attempt(_ feeds: [[String: Any]]) async throws -> (String, Int32) {
+            try JSONSerialization.data(withJSONObject: ["feeds": feeds]).write(to: URL(fileURLWithPath: file))
+            let (_, err, code) = await CLIRun.inProcess(["record", "--config", file])
+            return (err, code)
+        }
+        let url = peer.url("/venue?script=hold")
+        var (err, code) = try await attempt([["name": "x", "url": url, "journal": "/tmp/x", "quiet": true]])
+        #expect(code != 0 && err.contains(#"feed "x""#) && err.contains("--quiet on the command line"), "\(err)")
+        (err, code) = try await attempt([["name": "x", "url": url, "journal": "/tmp/x"], ["name": "y", "url": url, "journal": "/tmp/x/"]])
+        #expect(code != 0 && err.contains(#"feed "y""#) && err.contains("its own"), "\(err)")
+        (err, code) = try await attempt([["name": "x", "url": url, "journal": "/tmp/x", "idle-timeout": -1]])
+        #expect(code != 0 && err.contains(#"feed "x""#) && err.contains("--idle-timeout"), "\(err)")
+        (err, code) = try await attempt([["name": "x", "url": url]])
+        #expect(code != 0 && err.contains("journal"), "\(err)")
+    }
 }
