@@ -1,10 +1,8 @@
 import ArgumentParser
-import Synchronization
 import WireTapeCore
 import WireTapeJournal
 import WireTapeNIO
 import WireTapeRecorder
-import WireTapeReport
 import WireTapeResilience
 
 /// `wiretape record URL --journal DIR`: record a live feed into a journal, on the resilient stack.
@@ -151,6 +149,7 @@ public struct RecordCommand: AsyncParsableCommand {
 
     /// Records until a signal, --count, --duration or an unrecoverable failure.
     public func run() async throws {
+        let feeds = try config.map(RecordFeeds.load)  // checked before anything starts
         let stops = StopRequests()
         let signals = ShutdownSignals { stops.stop(ShutdownSignals.name($0)) }
         defer { signals.cancel() }
@@ -160,8 +159,8 @@ public struct RecordCommand: AsyncParsableCommand {
             served = (m, try await RecordMetrics.serve(on: address, m, quiet: quiet))
         }
         let failed: Bool
-        if let config {
-            failed = try await RecordFeeds.load(config).run(stops: stops, metrics: served?.0, quiet: quiet)
+        if let feeds {
+            failed = await feeds.run(stops: stops, metrics: served?.0, quiet: quiet)
         } else {
             let outcome = await record(feed: Self.feedName(journal ?? ""), stops: stops, metrics: served?.0, mode: Self.statusMode(quiet: quiet))
             if let failure = outcome.failure { StandardOutput.warn(failure) }

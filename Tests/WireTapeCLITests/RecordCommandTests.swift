@@ -213,8 +213,13 @@ struct RecordCommandTests {
         #expect(at != nil && connected != nil && connected! < at! && at! < records.count - 1)
         let monos = records.compactMap { $0["mono_ns"] as? Int }
         #expect(monos.count == records.count && zip(monos, monos.dropFirst()).allSatisfy { $0 <= $1 })
+        try expectVerifies(journal)
+    }
+
+    /// `wiretape verify` passes on `journal`.
+    private func expectVerifies(_ journal: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let verify = try CLIRun.wiretape(["verify", journal])
-        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+        #expect(verify.status == 0, "\(journal): \(verify.stdout) \(verify.stderr)", sourceLocation: sourceLocation)
     }
 
     /// The journal's inbound frames as (data, epoch), and its lifecycle edges as (epoch, record).
@@ -253,8 +258,7 @@ struct RecordCommandTests {
         let lost = edges.first { $0.0 == 1 && $0.1["state"] as? String == "reconnecting" }?.1
         #expect(lost?["error"] as? String == "livenessTimeout", "\(String(describing: lost))")
         #expect(edges.contains { $0.0 == 2 && $0.1["state"] as? String == "connected" })
-        let verify = try CLIRun.wiretape(["verify", journal])
-        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+        try expectVerifies(journal)
     }
 
     @Test func aRestartedVenueIsRecordedAcrossTheRestart() throws {
@@ -283,8 +287,7 @@ struct RecordCommandTests {
         #expect(refused.allSatisfy { $0["epoch"] as? Int == 1 })
         let gaps = try CLIRun.wiretape(["gaps", journal])
         #expect(gaps.stdout.contains("after epoch 1"), "\(gaps.stdout)")
-        let verify = try CLIRun.wiretape(["verify", journal])
-        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+        try expectVerifies(journal)
     }
 
     @Test func metricsAreScrapedOverHTTPWhileRecordingAndAgreeWithTheJournal() throws {
@@ -355,10 +358,7 @@ struct RecordCommandTests {
         #expect(lines(path("b.log")).filter { $0.hasSuffix(" sub") }.count == 2)  // b's own --send, in each epoch
         let c = try CLIRun.wiretape(["cat", path("c"), "--kind", "connect"]).lines
         #expect(c.contains { $0["http_status"] as? Int == 401 }, "\(c)")
-        for j in ["a", "b", "c"] {
-            let verify = try CLIRun.wiretape(["verify", path(j)])
-            #expect(verify.status == 0, "\(j): \(verify.stdout) \(verify.stderr)")
-        }
+        for j in ["a", "b", "c"] { try expectVerifies(path(j)) }
     }
 
     @Test func aConfigIsCheckedBeforeAnythingConnects() async throws {
