@@ -5,7 +5,8 @@ import WireTapeJournal
 struct OrderedRecord: Sendable {
     enum Body: Sendable {
         case frame(FrameDirection, Frame)
-        case record(RecordBody)
+        /// Boxed: a record body is large and rare; frames stay small (see `RecorderEvent`).
+        indirect case record(RecordBody)
     }
     var body: Body
     var epoch: UInt64
@@ -42,11 +43,11 @@ struct RecordOrderer {
     }
     private enum Payload {
         case frame(FrameDirection, Frame)
-        case record(RecordBody)
+        indirect case record(RecordBody)
         /// A user's note and who waits for its sequence number.
         case annotation(String, AnnotationReply)
         /// The handshake of the entry's connection completed.
-        case connected(ConnectionInfo)
+        indirect case connected(ConnectionInfo)
     }
     private struct Entry {
         var mono: UInt64

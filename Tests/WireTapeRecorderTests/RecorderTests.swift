@@ -132,6 +132,14 @@ struct RecorderTests {
         }
     }
 
+    @Test func aQueuedFrameStaysSmall() {
+        // Every frame is copied into the queue and out again, and the queue's arrays are sized
+        // by the event: the rare, large cases are boxed (indirect) so a frame costs its own size.
+        print("RecorderEvent \(MemoryLayout<RecorderEvent>.size) bytes, OrderedRecord \(MemoryLayout<OrderedRecord>.size) bytes")
+        #expect(MemoryLayout<RecorderEvent>.size <= 64)
+        #expect(MemoryLayout<OrderedRecord>.size <= 80)
+    }
+
     @Test func journalKeepsEveryFrameWhileTheDropOldestBufferSheds() async throws {
         let steps = (0..<200).map { MockStep.send(.text("m\($0)")) }
         let h = try RecordingHarness(
