@@ -23,10 +23,13 @@ struct ConnectionOptions: ParsableArguments {
     @Option(name: .customLong("pong-timeout"), help: "Seconds to wait for the pong to that ping before reconnecting (tap: with --reconnect).")
     var pongTimeout: Double = 10
 
+    @Option(name: .customLong("close-timeout"), help: "Seconds to wait for the peer's close frame after sending ours, before dropping the socket.")
+    var closeTimeout: Double = 5
+
     /// Checks the flags (called from the command's `validate()`).
     func validate(url: String) throws {
-        if !(idleTimeout > 0) || !(pongTimeout > 0) {
-            throw ValidationError("--idle-timeout and --pong-timeout must be positive numbers of seconds")
+        if !(idleTimeout > 0) || !(pongTimeout > 0) || !(closeTimeout > 0) {
+            throw ValidationError("--idle-timeout, --pong-timeout and --close-timeout must be positive numbers of seconds")
         }
         if maxMessageSize < 1 { throw ValidationError("--max-message-size must be at least 1 byte") }
         do { _ = try WSURL(url) } catch let e as WSError { throw ValidationError(e.message) }
@@ -42,7 +45,7 @@ struct ConnectionOptions: ParsableArguments {
     func request(url: String) throws -> ConnectRequest {
         ConnectRequest(
             url: try WSURL(url), headers: try parsedHeaders(), subprotocols: subprotocols,
-            tls: TLSOptions(extraTrustRootsPEMFile: caFile), config: WSConfig(maxMessageSize: maxMessageSize))
+            tls: TLSOptions(extraTrustRootsPEMFile: caFile), config: WSConfig(maxMessageSize: maxMessageSize, closeTimeout: .seconds(closeTimeout)))
     }
 
     /// The resilient stack's policies with these keepalive timings.

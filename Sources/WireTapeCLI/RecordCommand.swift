@@ -1,5 +1,4 @@
 import ArgumentParser
-import Synchronization
 import WireTapeCore
 import WireTapeJournal
 import WireTapeNIO
@@ -30,15 +29,24 @@ public struct RecordCommand: AsyncParsableCommand {
 
             Status goes to stderr: one live line on a terminal; otherwise key=value lines (start, \
             every lifecycle edge with its cause, a summary every minute). --quiet turns it off.
+
+            --config FEEDS.json records several feeds in one process, each into its own journal \
+            with its own flags (see docs/recorder.md); a feed that fails does not stop the \
+            others; the last lines say how each ended, and the exit status is 1 if any failed.
             """)
 
-    @Argument(help: "The ws:// or wss:// URL.")
-    var url: String
+    @Argument(help: "The ws:// or wss:// URL (not with --config).")
+    var url: String?
 
     @Option(help: ArgumentHelp("The journal directory (created if missing).", valueName: "DIR"))
-    var journal: String
+    var journal: String?
+
+    @Option(help: ArgumentHelp("Record every feed of this JSON file, each with its own URL, journal and flags.", valueName: "FEEDS.json"))
+    var config: String?
 
     @OptionGroup var connection: ConnectionOptions
+
+    @OptionGroup var metrics: MetricsOptions
 
     @Option(name: .customLong("send"), help: ArgumentHelp("A text message to send in every epoch, repeatable.", valueName: "TEXT"))
     var messages: [String] = []
@@ -75,6 +83,15 @@ public struct RecordCommand: AsyncParsableCommand {
 
     /// Checks the options before running.
     public func validate() throws {
+        _ = try metrics.address()
+        if config != nil {
+            guard url == nil, journal == nil, messages.isEmpty, connection.headers.isEmpty, count == nil, duration == nil else {
+                throw ValidationError("with --config, the URL, --journal and the feed's flags go in the feed's entry of the file")
+            }
+            return
+        }
+        guard let url else { throw ValidationError("missing the URL to record (or --config FEEDS.json)") }
+        guard journal != nil else { throw ValidationError("missing --journal DIR: where to record") }
         try connection.validate(url: url)
         if let count, count < 1 { throw ValidationError("--count must be at least 1, got \(count)") }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be a positive number of seconds") }
@@ -120,6 +137,11 @@ public struct RecordCommand: AsyncParsableCommand {
         return o
     }
 
+    /// The `feed` label of a recording: the journal directory's name.
+    static func feedName(_ journal: String) -> String {
+        journal.split(separator: "/").last.map(String.init) ?? journal
+    }
+
     /// The redaction rules from the --redact-* flags.
     func redactionRules() -> RedactionRules {
         RedactionRules(extraNames: redactParams + redactHeaders, fields: redactFields)
@@ -127,121 +149,64 @@ public struct RecordCommand: AsyncParsableCommand {
 
     /// Records until a signal, --count, --duration or an unrecoverable failure.
     public func run() async throws {
-        let request = try connection.request(url: url)
+        let feeds = try config.map(RecordFeeds.load)  // checked before anything starts
+        let stops = StopRequests()
+        let signals = ShutdownSignals { stops.stop(ShutdownSignals.name($0)) }
+        defer { signals.cancel() }
+        var served: (RecordMetrics, MetricsEndpoint)?
+        if let address = try metrics.address() {
+            let m = RecordMetrics()
+            served = (m, try await RecordMetrics.serve(on: address, m, quiet: quiet))
+        }
+        let failed: Bool
+        if let feeds {
+            failed = await feeds.run(stops: stops, metrics: served?.0, quiet: quiet)
+        } else {
+            let outcome = await record(feed: Self.feedName(journal ?? ""), stops: stops, metrics: served?.0, mode: Self.statusMode(quiet: quiet))
+            if let failure = outcome.failure { StandardOutput.warn(failure) }
+            failed = outcome.failure != nil
+        }
+        await served?.1.stop()
+        if failed { throw ExitCode(1) }
+    }
+
+    /// How status is shown: nothing with --quiet, a live line on a terminal, else key=value lines.
+    static func statusMode(quiet: Bool) -> RecordStatus.Mode {
+        quiet ? .quiet : (RecordStatus.stderrIsTerminal ? .live : .lines)
+    }
+
+    /// Records this command's feed until a stop, --count, --duration or an unrecoverable
+    /// failure. Never throws: a failure (the journal in use, a session that became
+    /// unrecoverable) is the outcome's, scrubbed of secrets, so the other feeds of a --config
+    /// go on.
+    func record(
+        feed: String, stops: StopRequests, metrics: RecordMetrics?, mode: RecordStatus.Mode,
+        board: (StatusBoard, row: Int)? = nil
+    ) async -> RecordSession.Outcome {
+        let url = self.url ?? "", journal = self.journal ?? ""
+        let request: ConnectRequest
+        do { request = try connection.request(url: url) } catch {
+            return RecordSession.Outcome(reason: "bad request", failure: "\(error)", stats: RecorderStats())
+        }
         let rules = redactionRules()
         var options = RecorderOptions()
         options.redaction = rules
         // The journal (and its lock) first: a second recorder is refused before it connects.
-        let journalOptions = try journalOptions()
         let recorder: Recorder
         do {
-            recorder = try Recorder(directory: journal, journal: journalOptions, options: options)
+            recorder = try Recorder(directory: journal, journal: try journalOptions(), options: options)
+        } catch let error as JournalError {
+            return RecordSession.Outcome(reason: "journal unavailable", failure: "cannot record into \(journal): \(error.message)", stats: RecorderStats())
         } catch {
-            StandardOutput.warn("cannot record into \(journal): \(error.message)")
-            throw ExitCode(1)
+            return RecordSession.Outcome(reason: "bad options", failure: "\(error)", stats: RecorderStats())
         }
         let status = RecordStatus(
-            mode: quiet ? .quiet : (RecordStatus.stderrIsTerminal ? .live : .lines),
-            url: rules.redact(url: request.url.description), journal: journal,
-            scrubber: rules.scrubber(url: url, headers: request.headers))
-        let outcome = await RecordSession(
+            mode: mode, url: rules.redact(url: request.url.description), journal: journal,
+            scrubber: rules.scrubber(url: url, headers: request.headers), feed: board.map { (feed, $0.0, $0.row) })
+        var outcome = await RecordSession(
             request: request, messages: messages, count: count, duration: duration, config: connection.reconnectConfig()
-        ).run(recorder: recorder, leaf: NIOConnector(), status: status)
-        if let failure = outcome.failure {
-            StandardOutput.warn(status.scrubber.scrub(failure))
-            throw ExitCode(1)
-        }
-    }
-}
-
-/// The work of `record`, apart from argument parsing.
-struct RecordSession {
-    /// How a recording ended.
-    struct Outcome {
-        /// Why it stopped (`SIGTERM`, `count reached`, …).
-        var reason: String
-        /// A one-line failure when it did not end by request.
-        var failure: String?
-        /// The recorder's final counters.
-        var stats: RecorderStats
-    }
-
-    var request: ConnectRequest
-    var messages: [String]
-    var count: Int?
-    var duration: Double?
-    var config: ReconnectConfig
-
-    func run(recorder: Recorder, leaf: any WSConnector, status: RecordStatus) async -> Outcome {
-        recorder.start(url: request.url.description, headers: request.headers)
-        let stack = ReconnectingConnector(wrapping: recorder.connector(wrapping: leaf), config: config)
-        let connection = stack.connect(request)
-        recorder.follow(connection)
-        status.started()
-
-        let stopReason = Mutex<String?>(nil)
-        let stop: @Sendable (String) -> Void = { reason in
-            let first = stopReason.withLock { r -> Bool in
-                guard r == nil else { return false }
-                r = reason
-                return true
-            }
-            if first { Task { await connection.shutdown(code: .normalClosure, reason: reason) } }
-        }
-        let signals = ShutdownSignals { sig in stop(ShutdownSignals.name(sig)) }
-        defer { signals.cancel() }
-        let timer: Task<Void, Never>? = duration.map { seconds in
-            Task {
-                try? await ContinuousClock().sleep(for: .seconds(seconds))
-                if !Task.isCancelled { stop("duration reached") }
-            }
-        }
-        // The --send messages in every new epoch (as an adapter re-subscribes), and the status.
-        let messages = self.messages
-        let follower = Task {
-            var sentEpoch: UInt64 = 0
-            for await snapshot in connection.lifecycle.updates() {
-                status.edge(snapshot)
-                guard snapshot.state == .connected, snapshot.epoch > sentEpoch else { continue }
-                sentEpoch = snapshot.epoch
-                await sendSubscriptions(messages, via: connection.sink, epoch: snapshot.epoch, failed: { _, error in
-                    status.note("could not send a --send message in epoch \(snapshot.epoch): \(error)")
-                })
-            }
-        }
-        let ticker = Task {
-            while !Task.isCancelled {
-                try? await ContinuousClock().sleep(for: .seconds(1))
-                status.tick(recorder.stats, connection.snapshot)
-            }
-        }
-
-        // The adapter side: frames are recorded at the leaf; here they are only counted.
-        var received = 0
-        do {
-            for try await _ in connection.inbound {
-                received += 1
-                if let count, received >= count {
-                    stop("count reached")
-                    break
-                }
-            }
-        } catch {
-            // An unrecoverable session ends the stream with its cause; reported below.
-        }
-        let final = await connection.waitUntilEnded()
-        await follower.value
-        timer?.cancel()
-        ticker.cancel()
-        let reason = stopReason.withLock { $0 } ?? final.lastDisconnect.map { "\($0)" } ?? final.state.rawValue
-        let stats = await recorder.finish(reason: final.state == .unrecoverable ? "unrecoverable: \(reason)" : reason)
-        status.finished(stats, final, reason: reason)
-        var outcome = Outcome(reason: reason, stats: stats)
-        if final.state == .unrecoverable {
-            outcome.failure = "unrecoverable: \(final.lastDisconnect.map { "\($0)" } ?? "no cause recorded")"
-        } else if stats.writeErrors > 0 {
-            outcome.failure = "\(stats.writeErrors) records could not be written to the journal: \(stats.lastError ?? "?")"
-        }
+        ).run(recorder: recorder, leaf: NIOConnector(), status: status, stops: stops, metrics: metrics.map { ($0, feed) })
+        outcome.failure = outcome.failure.map(status.scrubber.scrub)
         return outcome
     }
 }

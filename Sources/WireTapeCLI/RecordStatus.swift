@@ -22,6 +22,9 @@ final class RecordStatus: Sendable {
     let url: String
     let journal: String
     let scrubber: SecretScrubber
+    /// With several feeds (`--config`): the feed's name on every line, and its row of the
+    /// shared live display.
+    let feed: (name: String, board: StatusBoard, row: Int)?
     private let state = Mutex(State())
 
     private struct State {
@@ -38,19 +41,25 @@ final class RecordStatus: Sendable {
 
     static var stderrIsTerminal: Bool { isatty(2) == 1 }
 
-    init(mode: Mode, url: String, journal: String, scrubber: SecretScrubber) {
+    init(mode: Mode, url: String, journal: String, scrubber: SecretScrubber, feed: (name: String, board: StatusBoard, row: Int)? = nil) {
         self.mode = mode
         self.url = url
         self.journal = journal
         self.scrubber = scrubber
+        self.feed = feed
     }
 
     private static func monoNow() -> UInt64 { ReceiveTimestamp.now().monotonicNanos }
 
     private func write(_ line: String) {
         var text = scrubber.scrub(line)
-        text += "\n"
-        writeStderr(text)
+        let prefix = "wiretape record: "
+        if let feed, text.hasPrefix(prefix) { text = prefix + "feed=\(feed.name) " + text.dropFirst(prefix.count) }
+        if mode == .live, let feed {
+            feed.board.message(text)
+        } else {
+            writeStderr(text + "\n")
+        }
     }
 
     private func quoted(_ s: String) -> String {
@@ -66,6 +75,9 @@ final class RecordStatus: Sendable {
         }
         if mode == .lines { write("wiretape record: event=start url=\(quoted(url)) journal=\(quoted(journal))") }
     }
+
+    /// Outages so far: times the session went from up to `reconnecting`.
+    var outages: UInt64 { state.withLock { $0.outages } }
 
     func note(_ message: String) {
         guard mode != .quiet else { return }
@@ -112,8 +124,12 @@ final class RecordStatus: Sendable {
             let line = String(
                 "\u{1B}[2K\rrecording \(snapshot.state.rawValue) epoch \(snapshot.epoch) | \(Int(rate)) frames/s \(fmt(mbps)) MB/s"
                     + " | ratio \(fmt(ratio)) | lag \(stats.lagged) | outages \(outages) | up \(clock(uptime))")
-            state.withLock { $0.liveShown = true }
-            writeStderr(line)
+            if let feed {
+                feed.board.set(feed.row, scrubber.scrub("\(feed.name): " + line.dropFirst(5)))  // without "\e[2K\r"
+            } else {
+                state.withLock { $0.liveShown = true }
+                writeStderr(line)
+            }
         case .lines:
             guard summaryDue else { return }
             write(
@@ -167,6 +183,37 @@ final class RecordStatus: Sendable {
         let s = Int(seconds)
         func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
         return "\(two(s / 3600)):\(two(s / 60 % 60)):\(two(s % 60))"
+    }
+}
+
+/// The live status of several feeds on a terminal: one line per feed, redrawn in place, with
+/// messages (warnings, the end of a feed) printed above it.
+final class StatusBoard: Sendable {
+    private let state: Mutex<(rows: [String], drawn: Int)>
+
+    /// A board of `rows` lines.
+    init(rows: Int) { state = Mutex((Array(repeating: "", count: rows), 0)) }
+
+    /// Replaces row `row` and redraws.
+    func set(_ row: Int, _ text: String) {
+        state.withLock { s in
+            guard s.rows.indices.contains(row) else { return }
+            s.rows[row] = text
+            Self.redraw(&s, above: nil)
+        }
+    }
+
+    /// Prints `text` on its own line above the board.
+    func message(_ text: String) {
+        state.withLock { Self.redraw(&$0, above: text) }
+    }
+
+    private static func redraw(_ s: inout (rows: [String], drawn: Int), above: String?) {
+        var out = s.drawn > 0 ? "\u{1B}[\(s.drawn)A\r" : ""
+        if let above { out += "\u{1B}[2K" + above + "\n" }
+        for r in s.rows { out += "\u{1B}[2K" + r + "\n" }
+        s.drawn = s.rows.count
+        writeStderr(out)
     }
 }
 

@@ -114,6 +114,9 @@ public struct LifecycleSnapshot: Sendable, CustomStringConvertible {
 ///     print(snapshot.state, snapshot.epoch)
 /// }   // ends after `closed` or `unrecoverable`
 /// ```
+///
+/// A recorder that must see *every* value, not only the latest, installs an observer with
+/// ``observe(_:)`` instead.
 public final class Watch<Value: Sendable>: Sendable {
     private struct State {
         var value: Value
@@ -121,6 +124,7 @@ public final class Watch<Value: Sendable>: Sendable {
         var finished = false
         var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
         var nextWaiterID: UInt64 = 0
+        var observers: [@Sendable (Value) -> Void] = []
     }
     private let state: Mutex<State>
 
@@ -142,10 +146,30 @@ public final class Watch<Value: Sendable>: Sendable {
             guard !s.finished else { return [] }
             s.value = value
             s.version &+= 1
+            for o in s.observers { o(value) }
             defer { s.waiters.removeAll() }
             return Array(s.waiters.values)
         }
         for w in waiters { w.resume() }
+    }
+
+    /// Calls `observer` with the current value at once, then with every value published after
+    /// it — none skipped, in publication order — until the terminal value, which is the last.
+    ///
+    /// Unlike ``updates()``, nothing is coalesced: two values published a microsecond apart
+    /// are both observed. The price is that `observer` runs synchronously on the publisher's
+    /// thread, under the watch's lock (that is what orders the calls), so it must be quick, must
+    /// not block, and must not call back into this watch: hand the value to a queue and return.
+    /// A recorder uses this to write every lifecycle edge.
+    ///
+    /// ```swift
+    /// connection.lifecycle.observe { snapshot in queue.push(snapshot) }
+    /// ```
+    public func observe(_ observer: @escaping @Sendable (Value) -> Void) {
+        state.withLock { s in
+            observer(s.value)
+            if !s.finished { s.observers.append(observer) }
+        }
     }
 
     /// Publishes the terminal value; readers see it and then their iteration ends.
@@ -156,6 +180,8 @@ public final class Watch<Value: Sendable>: Sendable {
             s.value = value
             s.version &+= 1
             s.finished = true
+            for o in s.observers { o(value) }
+            s.observers = []
             defer { s.waiters.removeAll() }
             return Array(s.waiters.values)
         }
@@ -222,3 +248,41 @@ public final class Watch<Value: Sendable>: Sendable {
 
 /// The lifecycle watch of a connection.
 public typealias LifecycleWatch = Watch<LifecycleSnapshot>
+
+extension Watch where Value == LifecycleSnapshot {
+    /// Calls `observer` with every lifecycle *edge*, none skipped, in order: the current
+    /// snapshot at once, then each published snapshot whose state, epoch, failed attempts or
+    /// reconnects differ from the previous edge's. Snapshots that only advance the lag counters
+    /// (a buffer shedding) are not edges; the next edge carries the counters.
+    ///
+    /// The same rules as ``Watch/observe(_:)`` apply: `observer` runs on the publisher's
+    /// thread under the watch's lock; hand the edge on and return.
+    public func observeEdges(_ observer: @escaping @Sendable (LifecycleSnapshot) -> Void) {
+        let last = Mutex<(ConnState, UInt64, UInt64, UInt64)?>(nil)
+        observe { s in
+            let key = (s.state, s.epoch, s.failedAttempts, s.reconnects)
+            let isEdge = last.withLock { l -> Bool in
+                defer { l = key }
+                guard let l else { return true }
+                return l != key
+            }
+            if isEdge { observer(s) }
+        }
+    }
+
+    /// Every lifecycle edge (see ``observeEdges(_:)``) as an asynchronous sequence that ends
+    /// after the terminal edge. Unlike ``Watch/updates()`` nothing is skipped: edges wait in an
+    /// unbounded buffer (they are few) until the reader takes them.
+    ///
+    /// ```swift
+    /// for await edge in connection.lifecycle.edges() { log(edge) }   // every stale, every resumed
+    /// ```
+    public func edges() -> AsyncStream<LifecycleSnapshot> {
+        AsyncStream { continuation in
+            observeEdges { s in
+                continuation.yield(s)
+                if s.state.isTerminal { continuation.finish() }
+            }
+        }
+    }
+}

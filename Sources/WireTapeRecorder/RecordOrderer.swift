@@ -5,11 +5,14 @@ import WireTapeJournal
 struct OrderedRecord: Sendable {
     enum Body: Sendable {
         case frame(FrameDirection, Frame)
-        case record(RecordBody)
+        /// Boxed: a record body is large and rare; frames stay small (see `RecorderEvent`).
+        indirect case record(RecordBody)
     }
     var body: Body
     var epoch: UInt64
     var at: ReceiveTimestamp
+    /// Told the record's sequence number once it is written (annotations).
+    var reply: AnnotationReply?
 }
 
 /// The writer thread's pure decision core: assigns epochs, restores causal order, applies the
@@ -40,9 +43,11 @@ struct RecordOrderer {
     }
     private enum Payload {
         case frame(FrameDirection, Frame)
-        case record(RecordBody)
+        indirect case record(RecordBody)
+        /// A user's note and who waits for its sequence number.
+        case annotation(String, AnnotationReply)
         /// The handshake of the entry's connection completed.
-        case connected(ConnectionInfo)
+        indirect case connected(ConnectionInfo)
     }
     private struct Entry {
         var mono: UInt64
@@ -72,7 +77,6 @@ struct RecordOrderer {
     /// The newest accepted connection and its epoch: the per-frame fast path.
     private var current: (id: UInt64, epoch: UInt64)?
     private var connectedEdgeEpoch: UInt64 = 0
-    private var lastEdge: (ConnState, UInt64, UInt64, UInt64)?
     private var lastMono: UInt64 = 0
     /// Records released with a raised monotonic time.
     private(set) var clamped: UInt64 = 0
@@ -151,9 +155,6 @@ struct RecordOrderer {
             for (k, st) in connections {
                 if case .pending(let epoch) = st, epoch <= s.epoch { accept(k, snapshot: s) }
             }
-            let key = (s.state, s.epoch, s.failedAttempts, s.reconnects)
-            if let l = lastEdge, l == key { return }
-            lastEdge = key
             if s.state == .connected && s.epoch <= max(connectedEdgeEpoch, acceptedEpoch) && followsLifecycle {
                 return  // synthesized from the connection at its handshake time
             }
@@ -166,6 +167,8 @@ struct RecordOrderer {
         case .sessionEnd(let message, let at):
             let e = SessionEvent(phase: .end, message: message)
             insert(.record(.session(e)), at: at, rank: 3, epoch: acceptedEpoch)
+        case .annotation(let text, let at, let reply):
+            insert(.annotation(text, reply), at: at, rank: 1, epoch: acceptedEpoch)
         case .lag(let count, let bytes, let at):
             insert(.record(.lag(count: count, bytes: bytes)), at: at, rank: 2, epoch: acceptedEpoch)
         }
@@ -232,7 +235,7 @@ struct RecordOrderer {
                             outcome: .failed, error: "attemptAbandoned",
                             message: "the handshake completed after the attempt timeout; the connection was closed unused")
                         emit(.record(.connect(ev)), epoch: priorEpoch, at: e.at, into: &out)
-                    case .record: break
+                    case .record, .annotation: break
                     }
                     continue
                 default: break
@@ -242,6 +245,7 @@ struct RecordOrderer {
             switch e.payload {
             case .frame(let d, let f): emit(.frame(d, scrubbed(f)), epoch: e.epoch, at: e.at, into: &out)
             case .record(let r): emit(.record(scrubbed(r)), epoch: e.epoch, at: e.at, into: &out)
+            case .annotation(let text, let reply): emit(.record(.annotation(text)), epoch: e.epoch, at: e.at, reply: reply, into: &out)
             case .connected: break
             }
         }
@@ -265,14 +269,17 @@ struct RecordOrderer {
         }
     }
 
-    private mutating func emit(_ body: OrderedRecord.Body, epoch: UInt64, at: ReceiveTimestamp, into out: inout [OrderedRecord]) {
+    private mutating func emit(
+        _ body: OrderedRecord.Body, epoch: UInt64, at: ReceiveTimestamp, reply: AnnotationReply? = nil,
+        into out: inout [OrderedRecord]
+    ) {
         var at = at
         if at.monotonicNanos < lastMono {
             at.monotonicNanos = lastMono
             clamped += 1
         }
         lastMono = at.monotonicNanos
-        out.append(OrderedRecord(body: body, epoch: epoch, at: at))
+        out.append(OrderedRecord(body: body, epoch: epoch, at: at, reply: reply))
     }
 
     private func scrubbed(_ f: Frame) -> Frame {

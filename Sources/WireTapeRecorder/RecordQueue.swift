@@ -9,6 +9,12 @@ import WireTapeCore
 import WireTapeJournal
 
 /// What crosses from the live path to the recorder's writer thread.
+///
+/// Frames are nearly every event, so the enum is kept the size of the `frame` case (57 bytes):
+/// the large, rare cases (a lifecycle snapshot, a `WSError`, connection info, headers) are
+/// `indirect`, boxed once when queued. Unboxed, every queued frame copied a 193-byte value into
+/// the queue and out again, and a full queue's two arrays (32,768 events each) took 12 MiB
+/// instead of 3.6 MiB.
 enum RecorderEvent: Sendable {
     /// A data frame of leaf connection `connection` (inbound as the socket delivered it, or
     /// outbound as sent).
@@ -17,23 +23,29 @@ enum RecorderEvent: Sendable {
     case attempt(url: String, at: ReceiveTimestamp)
     /// The attempt succeeded: leaf connection `connection` exists, handshake completed at
     /// `info.connectedAt`. `followed` says whether a lifecycle watch decides its epoch.
-    case connected(connection: UInt64, info: ConnectionInfo, followed: Bool)
+    indirect case connected(connection: UInt64, info: ConnectionInfo, followed: Bool)
     /// The attempt failed.
-    case failed(WSError, at: ReceiveTimestamp)
+    indirect case failed(WSError, at: ReceiveTimestamp)
     /// Leaf connection `connection` is being closed by the layer above; `epochAtClose` is the
     /// resilient session's epoch at that moment (`nil` when no session is followed).
-    case closing(connection: UInt64, epochAtClose: UInt64?, snapshot: LifecycleSnapshot?, at: ReceiveTimestamp)
-    /// A lifecycle snapshot of the followed session.
-    case lifecycle(LifecycleSnapshot)
+    indirect case closing(connection: UInt64, epochAtClose: UInt64?, snapshot: LifecycleSnapshot?, at: ReceiveTimestamp)
+    /// A lifecycle edge of the followed session (every one, in publication order).
+    indirect case lifecycle(LifecycleSnapshot)
     /// Credential values to scrub from now on.
     case secrets([String])
     /// Session start.
-    case sessionStart(url: String, headers: [HTTPHeaderField], at: ReceiveTimestamp)
+    indirect case sessionStart(url: String, headers: [HTTPHeaderField], at: ReceiveTimestamp)
     /// Session end.
     case sessionEnd(message: String, at: ReceiveTimestamp)
+    /// A user's note (`wiretape annotate` on a live journal), stamped `at`; `reply` gets the
+    /// record's sequence number once it is appended, or why it was not.
+    case annotation(text: String, at: ReceiveTimestamp, reply: AnnotationReply)
     /// `count` records of `bytes` payload bytes could not be queued; the first was stamped `at`.
     case lag(count: UInt64, bytes: UInt64, at: ReceiveTimestamp)
 }
+
+/// Called once, on the writer thread, with an annotation's sequence number or the failure.
+typealias AnnotationReply = @Sendable (Result<UInt64, JournalError>) -> Void
 
 /// The bounded hand-off between the live path and the writer thread.
 ///
@@ -130,13 +142,17 @@ final class RecordQueue: @unchecked Sendable {
         return true
     }
 
-    /// Queues a control event; never dropped.
-    func pushControl(_ event: RecorderEvent) {
+    /// Queues a control event; never dropped while the recorder runs. Returns `false` (and
+    /// does not queue it) after ``stop()``: the writer's final take has been promised.
+    @discardableResult
+    func pushControl(_ event: RecorderEvent) -> Bool {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
+        guard !stopping else { return false }
         placeMissing()
         items.append(event)
         wakeWriter()
+        return true
     }
 
     /// Asks the writer to finish: later data is counted as lag.
@@ -146,6 +162,13 @@ final class RecordQueue: @unchecked Sendable {
         stopping = true
         writerParked = false
         pthread_cond_signal(cond)
+    }
+
+    /// What waits for the writer now: frames, and their bytes as counted against ``maxBytes``.
+    var depth: (frames: Int, bytes: Int) {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return (queuedData, queuedBytes)
     }
 
     /// The lag counted so far (records, payload bytes).

@@ -60,10 +60,17 @@ public struct RecorderStats: Sendable, Hashable {
     public var writeErrors: UInt64 = 0
     /// The last journal error, if any.
     public var lastError: String?
+    /// Frames waiting in the queue for the writer thread now (a level, not a count).
+    public var queuedFrames: UInt64 = 0
+    /// Bytes of ``queuedFrames`` as counted against ``RecorderOptions/queueBytes``.
+    public var queuedBytes: UInt64 = 0
     /// The latest epoch recorded.
     public var epoch: UInt64 = 0
     /// The sequence number of the last record written, if any.
     public var lastSeq: UInt64?
+
+    /// All counters zero: nothing recorded.
+    public init() {}
 }
 
 /// Records a live session into a journal without ever making the live path wait for the disk.
@@ -101,7 +108,6 @@ public final class Recorder: Sendable {
         var done = false
         var waiters: [CheckedContinuation<Void, Never>] = []
         var watch: LifecycleWatch?
-        var follower: Task<Void, Never>?
     }
 
     /// Opens the journal for writing (taking its lock) without connecting anything yet.
@@ -149,17 +155,58 @@ public final class Recorder: Sendable {
     }
 
     /// Follows a lifecycle watch (see ``follow(_:)``).
+    ///
+    /// Every edge is recorded, even two published a microsecond apart: the recorder observes
+    /// the watch without coalescing (`LifecycleWatch.observeEdges`), on the publisher's thread,
+    /// and only appends the edge to its queue there. Snapshots that change nothing but the lag counters
+    /// (the inbound buffer shedding) are not edges and are not queued; the next edge carries
+    /// the counters.
     public func follow(lifecycle watch: LifecycleWatch) {
+        state.withLock { $0.watch = watch }
         let queue = self.queue
-        let task = Task {
-            for await snapshot in watch.updates() {
-                queue.pushControl(.lifecycle(snapshot))
+        watch.observeEdges { queue.pushControl(.lifecycle($0)) }
+    }
+
+    /// Appends a user's note (an `annotation` record) in sequence order with the live records,
+    /// in the current epoch, stamped now; `completion` is called once, on the writer thread,
+    /// with the record's sequence number.
+    ///
+    /// This is what `wiretape annotate` on a live journal reaches through the control socket.
+    ///
+    /// - Parameters:
+    ///   - text: the note.
+    ///   - wallNanos: the note's wall time (Unix nanoseconds); `nil` means now. Records are
+    ///     appended in time order, so a time more than a second away from now is refused.
+    ///   - completion: the sequence number, or a ``WireTapeJournal/JournalError``: `closed`
+    ///     when the recording has ended, `invalidArgument` for a refused time, or the journal's
+    ///     write error.
+    public func annotate(
+        _ text: String, wallNanos: Int64? = nil, completion: @escaping @Sendable (Result<UInt64, JournalError>) -> Void
+    ) {
+        var at = ReceiveTimestamp.now()
+        if let wallNanos {
+            guard abs(wallNanos - at.wallNanos) <= 1_000_000_000 else {
+                completion(.failure(JournalError(
+                    .invalidArgument,
+                    "a live recording appends notes at the current time; say in the text which other moment the note is about")))
+                return
             }
+            at.wallNanos = wallNanos
         }
-        state.withLock {
-            $0.watch = watch
-            $0.follower = task
+        let started = state.withLock { $0.started }
+        guard started, queue.pushControl(.annotation(text: text, at: at, reply: completion)) else {
+            completion(.failure(JournalError(.closed, "the recording of \(directory) is not running; no note can be added to it now")))
+            return
         }
+    }
+
+    /// Appends a user's note; see ``annotate(_:wallNanos:completion:)``.
+    /// - Returns: the record's sequence number.
+    public func annotate(_ text: String, wallNanos: Int64? = nil) async throws(JournalError) -> UInt64 {
+        let result = await withCheckedContinuation { (c: CheckedContinuation<Result<UInt64, JournalError>, Never>) in
+            annotate(text, wallNanos: wallNanos) { c.resume(returning: $0) }
+        }
+        return try result.get()
     }
 
     /// Registers credential values to scrub from every later record.
@@ -174,6 +221,9 @@ public final class Recorder: Sendable {
         let lag = queue.lagged
         s.lagged = lag.count
         s.laggedBytes = lag.bytes
+        let depth = queue.depth
+        s.queuedFrames = UInt64(depth.frames)
+        s.queuedBytes = UInt64(depth.bytes)
         return s
     }
 
@@ -189,15 +239,11 @@ public final class Recorder: Sendable {
     /// Call it after the session ended (`shutdown` returned) so the final lifecycle edge is in.
     @discardableResult
     public func finish(reason: String) async -> RecorderStats {
-        let (first, follower, watch) = state.withLock { s in
+        let first = state.withLock { s in
             defer { s.finished = true }
-            return (!s.finished && s.started, s.follower, s.watch)
+            return !s.finished && s.started
         }
         if first {
-            if let follower {
-                if !(watch?.isFinished ?? true) { follower.cancel() }
-                await follower.value
-            }
             queue.pushControl(.sessionEnd(message: reason, at: .now()))
             queue.stop()
         }
@@ -282,6 +328,8 @@ private final class WriterBox: @unchecked Sendable {
             if let writer {
                 for r in out { write(r, writer, hook: hook, &local) }
                 do { try writer.flushIfDue(monoNanos: now) } catch { note(error, &local) }
+            } else {
+                for r in out { r.reply?(.failure(JournalError(.closed, "the journal writer is closed"))) }
             }
             out.removeAll(keepingCapacity: true)
             local.clamped = orderer.clamped
@@ -345,6 +393,9 @@ private final class WriterBox: @unchecked Sendable {
         case .record(let body):
             hook?(body.kind)
             do { seq = try writer.append(body, epoch: r.epoch, at: r.at) } catch { failure = error }
+        }
+        if let reply = r.reply {
+            if let seq { reply(.success(seq)) } else { reply(.failure(failure ?? JournalError(.io, "the note was not written"))) }
         }
         if let failure {
             note(failure, &stats)

@@ -74,10 +74,22 @@ struct RecordingSink: WSSink {
     }
 
     func close(code: WSCloseCode, reason: String) async {
+        noteClosing()
+        await inner.close(code: code, reason: reason)
+    }
+
+    /// Forwarded, not left to the protocol's default (a close handshake): after a liveness
+    /// timeout the resilient layer drops a dead socket at once instead of waiting
+    /// `closeTimeout` for a close frame that cannot come.
+    func abort() async {
+        noteClosing()
+        await inner.abort()
+    }
+
+    private func noteClosing() {
         let snapshot = recorder.followedSnapshot
         recorder.queue.pushControl(
             .closing(connection: connection, epochAtClose: snapshot?.epoch, snapshot: snapshot, at: .now()))
-        await inner.close(code: code, reason: reason)
     }
 }
 

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Testing
 import WireTapeCLI
 import WireTapeTestSupport
@@ -11,7 +14,10 @@ final class RecordProcess {
     private var buffer = Data()
     private(set) var stderrText = ""
 
-    init(_ arguments: [String]) throws {
+    /// Starts `wiretape record ARGUMENTS`. A process still running after `limit` (a hang) is
+    /// killed, which ends ``waitForLine(containing:)`` and ``wait()`` (status: killed): a
+    /// safety net, never a timing assertion.
+    init(_ arguments: [String], limit: Duration = .seconds(120)) throws {
         let candidates = [
             URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("wiretape").path,
             repositoryRoot.appendingPathComponent(".build/debug/wiretape").path,
@@ -24,6 +30,10 @@ final class RecordProcess {
         process.standardError = err
         process.standardOutput = out
         try process.run()
+        let pid = process.processIdentifier
+        DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(Int(limit.components.seconds))) { [process] in
+            if process.isRunning { kill(pid, SIGKILL) }
+        }
     }
 
     /// Blocks on stderr until a line containing `text` arrives; false at end of stream.
@@ -45,6 +55,32 @@ final class RecordProcess {
         process.waitUntilExit()
         return process.terminationStatus
     }
+}
+
+/// A real HTTP GET: (status, body). Bounded by the request's timeout.
+func httpGet(_ url: String) -> (Int, String) {
+    let done = DispatchSemaphore(value: 0)
+    nonisolated(unsafe) var result = (0, "")
+    var request = URLRequest(url: URL(string: url)!)
+    request.timeoutInterval = 30
+    URLSession.shared.dataTask(with: request) { data, response, error in
+        result = ((response as? HTTPURLResponse)?.statusCode ?? 0, data.map { String(decoding: $0, as: UTF8.self) } ?? "\(String(describing: error))")
+        done.signal()
+    }.resume()
+    done.wait()
+    return result
+}
+
+/// The value of the Prometheus sample `name{labels}` in `text`, if present.
+func sample(_ text: String, _ name: String, _ labels: String) -> Double? {
+    for line in text.split(separator: "\n") where line.hasPrefix(name + "{") {
+        let parts = line.split(separator: " ")
+        guard parts.count >= 2 else { continue }
+        let want = Set(labels.split(separator: ",").map(String.init))
+        let have = Set(parts[0].dropFirst(name.count + 1).dropLast().split(separator: ",").map(String.init))
+        if want == have { return Double(parts[1]) }
+    }
+    return nil
 }
 
 private func lines(_ path: String) -> [String] {
@@ -152,5 +188,195 @@ struct RecordCommandTests {
         let got = inbound.map { $0["data"] as? String ?? "?" }
         #expect(got == Array(["s0-m0", "s0-m1", "s0-m2"].prefix(got.count)))
     }
-}
 
+    @Test func annotateOnALiveRecordingHandsTheNoteToTheRecorder() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = dir.appendingPathComponent("venue.log").path
+        let journal = dir.appendingPathComponent("j").path
+        let recorder = try RecordProcess([peer.url("/venue?script=hold&n=3&log=\(log)"), "--journal", journal])
+        #expect(recorder.waitForLine(containing: "state=connected epoch=1"))
+
+        let note = try CLIRun.wiretape(["annotate", journal, "deploy 4.2.1"])
+        #expect(note.status == 0, "\(note.stderr)")
+        #expect(note.stderr.contains("through the recorder"), "\(note.stderr)")
+
+        recorder.process.terminate()  // SIGTERM
+        #expect(recorder.wait() == 0, "stderr: \(recorder.stderrText)")
+        #expect(!FileManager.default.fileExists(atPath: journal + "/control.sock"))
+        let records = try CLIRun.wiretape(["cat", journal]).lines
+        let notes = records.filter { $0["type"] as? String == "annotation" }
+        #expect(notes.map { $0["text"] as? String } == ["deploy 4.2.1"])
+        #expect(notes.first?["epoch"] as? Int == 1)
+        // In sequence order with the live records: after the epoch's connected edge, before the end.
+        let at = records.firstIndex { $0["type"] as? String == "annotation" }
+        let connected = records.firstIndex { $0["type"] as? String == "lifecycle" && $0["state"] as? String == "connected" }
+        #expect(at != nil && connected != nil && connected! < at! && at! < records.count - 1)
+        let monos = records.compactMap { $0["mono_ns"] as? Int }
+        #expect(monos.count == records.count && zip(monos, monos.dropFirst()).allSatisfy { $0 <= $1 })
+        try expectVerifies(journal)
+    }
+
+    /// `wiretape verify` passes on `journal`.
+    private func expectVerifies(_ journal: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let verify = try CLIRun.wiretape(["verify", journal])
+        #expect(verify.status == 0, "\(journal): \(verify.stdout) \(verify.stderr)", sourceLocation: sourceLocation)
+    }
+
+    /// The journal's inbound frames as (data, epoch), and its lifecycle edges as (epoch, record).
+    private func framesAndEdges(_ records: [[String: Any]]) -> ([String], [Int], [(Int, [String: Any])]) {
+        let inbound = records.filter { $0["type"] as? String == "frame" && $0["dir"] as? String == "in" }
+        let edges = records.filter { $0["type"] as? String == "lifecycle" }.map { ($0["epoch"] as? Int ?? -1, $0) }
+        return (inbound.map { $0["data"] as? String ?? "?" }, inbound.map { $0["epoch"] as? Int ?? -1 }, edges)
+    }
+
+    @Test func aBlackholedVenueGoesStaleAndIsAbortedAtTheLivenessTimeoutWithoutWaitingForAClose() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = dir.appendingPathComponent("venue.log").path
+        let journal = dir.appendingPathComponent("j").path
+        let proxy = try FaultProxy(upstreamPort: peer.port)
+        defer { proxy.stop() }
+        // The close timeout (600 s) is far beyond the recorder's 120 s bound: the second epoch
+        // can only be recorded if the dead socket is dropped at once after the liveness
+        // timeout, not closed with a handshake the blackholed venue never answers.
+        let recorder = try RecordProcess([
+            "ws://127.0.0.1:\(proxy.port)/venue?script=hold&n=3&log=\(log)", "--journal", journal,
+            "--idle-timeout", "0.5", "--pong-timeout", "0.5", "--close-timeout", "600", "--count", "6",
+        ])
+        // Stale: the venue sent its 3 frames and went quiet (it still answers pings).
+        #expect(recorder.waitForLine(containing: "state=stale epoch=1"))
+        #expect(proxy.command("blackhole on").hasPrefix("ok"))
+        #expect(recorder.waitForLine(containing: "state=reconnecting epoch=1"))
+        #expect(proxy.command("blackhole off").hasPrefix("ok"))
+        #expect(recorder.wait() == 0, "stderr: \(recorder.stderrText)")  // --count 6: the next session's frames
+
+        let records = try CLIRun.wiretape(["cat", journal]).lines
+        let (frames, epochs, edges) = framesAndEdges(records)
+        #expect(frames == ["s0-m0", "s0-m1", "s0-m2", "s1-m0", "s1-m1", "s1-m2"])
+        #expect(epochs == [1, 1, 1, 2, 2, 2])
+        let epoch1 = edges.filter { $0.0 == 1 }.map { $0.1["state"] as? String ?? "?" }
+        #expect(epoch1.first == "connected" && epoch1.contains("stale"))
+        let lost = edges.first { $0.0 == 1 && $0.1["state"] as? String == "reconnecting" }?.1
+        #expect(lost?["error"] as? String == "livenessTimeout", "\(String(describing: lost))")
+        #expect(edges.contains { $0.0 == 2 && $0.1["state"] as? String == "connected" })
+        try expectVerifies(journal)
+    }
+
+    @Test func aRestartedVenueIsRecordedAcrossTheRestart() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = dir.appendingPathComponent("venue.log").path
+        let journal = dir.appendingPathComponent("j").path
+        let recorder = try RecordProcess([
+            peer.url("/venue?script=hold&n=3&log=\(log)"), "--journal", journal, "--idle-timeout", "0.5", "--count", "6",
+        ])
+        #expect(recorder.waitForLine(containing: "state=stale epoch=1"))  // the first process's 3 frames are in
+        peer.stop()  // SIGKILL: the venue process dies, its sockets with it
+        #expect(recorder.waitForLine(containing: "connectionRefused"))  // down: attempts are refused
+        // The venue comes back on the same port, a new process.
+        let restarted = try PythonPeer(script: "Tests/Peers/ws_peer.py", arguments: ["--port", "\(peer.port)"])
+        defer { restarted.stop() }
+        #expect(recorder.wait() == 0, "stderr: \(recorder.stderrText)")
+
+        let records = try CLIRun.wiretape(["cat", journal]).lines
+        let (frames, epochs, edges) = framesAndEdges(records)
+        #expect(frames == ["s0-m0", "s0-m1", "s0-m2", "s0-m0", "s0-m1", "s0-m2"])  // each process numbers its sessions from 0
+        #expect(epochs == [1, 1, 1, 2, 2, 2])
+        let lost = edges.first { $0.0 == 1 && $0.1["state"] as? String == "reconnecting" }?.1
+        #expect(lost?["error"] as? String == "connectionLost", "\(String(describing: lost))")
+        let refused = records.filter { $0["type"] as? String == "connect" && $0["error"] as? String == "connectionRefused" }
+        #expect(!refused.isEmpty)
+        #expect(refused.allSatisfy { $0["epoch"] as? Int == 1 })
+        let gaps = try CLIRun.wiretape(["gaps", journal])
+        #expect(gaps.stdout.contains("after epoch 1"), "\(gaps.stdout)")
+        try expectVerifies(journal)
+    }
+
+    @Test func metricsAreScrapedOverHTTPWhileRecordingAndAgreeWithTheJournal() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = dir.appendingPathComponent("venue.log").path
+        let journal = dir.appendingPathComponent("btc").path
+        let recorder = try RecordProcess([
+            peer.url("/venue?script=hold&n=5&wait=1&log=\(log)"), "--journal", journal, "--send", "sub", "--idle-timeout", "0.5",
+            "--metrics-listen", "127.0.0.1:0",
+        ])
+        #expect(recorder.waitForLine(containing: "event=metrics url="))
+        let url = recorder.stderrText.split(separator: "\n").first { $0.contains("event=metrics") }
+            .flatMap { $0.split(separator: "url=").last }.map(String.init) ?? "?"
+        #expect(recorder.waitForLine(containing: "state=stale epoch=1"))  // the 5 frames are in, the venue is quiet
+        let (status, text) = httpGet(url)
+        let (notFound, _) = httpGet(url.replacingOccurrences(of: "/metrics", with: "/other"))
+        recorder.process.terminate()
+        #expect(recorder.wait() == 0, "stderr: \(recorder.stderrText)")
+        #expect(status == 200, "\(text)")
+        #expect(notFound == 404)
+
+        let records = try CLIRun.wiretape(["cat", journal]).lines
+        let frames = records.filter { $0["type"] as? String == "frame" }
+        let inbound = frames.filter { $0["dir"] as? String == "in" }.compactMap { $0["data"] as? String }
+        let outbound = frames.filter { $0["dir"] as? String == "out" }.compactMap { $0["data"] as? String }
+        #expect(inbound.count == 5 && outbound == ["sub"])
+        let feed = #"feed="btc""#
+        #expect(sample(text, "wiretape_record_frames_total", "\(feed),direction=\"in\"") == Double(inbound.count), "\(text)")
+        #expect(sample(text, "wiretape_record_bytes_total", "\(feed),direction=\"in\"") == Double(inbound.map(\.utf8.count).reduce(0, +)))
+        #expect(sample(text, "wiretape_record_frames_total", "\(feed),direction=\"out\"") == 1)
+        #expect(sample(text, "wiretape_record_lagged_frames_total", feed) == 0)
+        #expect(sample(text, "wiretape_record_queue_frames", feed) == 0)
+        #expect(sample(text, "wiretape_session_epoch", feed) == 1)
+        #expect(sample(text, "wiretape_session_reconnects_total", feed) == 0)
+        let up = ["stale", "resumed"].compactMap { sample(text, "wiretape_session_state", "\(feed),state=\"\($0)\"") }
+        #expect(up.reduce(0, +) == 1, "\(text)")  // quiet venue: stale or, after the pong, resumed
+        #expect(sample(text, "wiretape_session_state", "\(feed),state=\"closed\"") == 0)
+    }
+
+    @Test func configRecordsSeveralFeedsEachIntoItsOwnJournalAndOneFailureStopsNoOther() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let second = try PythonPeer()
+        defer { second.stop() }
+        func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        let feeds: [[String: Any]] = [
+            ["name": "a", "url": peer.url("/venue?script=hold&n=3&log=\(path("a.log"))"), "journal": path("a"), "count": 3],
+            ["name": "b", "url": second.url("/venue?script=close1011,hold&n=2&wait=1&log=\(path("b.log"))"), "journal": path("b"),
+             "count": 4, "send": ["sub"], "idle-timeout": 30],
+            ["name": "revoked", "url": second.url("/status/401"), "journal": path("c")],
+        ]
+        let file = path("feeds.json")
+        try JSONSerialization.data(withJSONObject: ["feeds": feeds]).write(to: URL(fileURLWithPath: file))
+        let run = try CLIRun.wiretape(["record", "--config", file])
+        #expect(run.status == 1, "\(run.stderr)")  // one feed failed
+        let last = run.stderr.split(separator: "\n").suffix(3).map(String.init)
+        #expect(last.count == 3 && last[0].contains("feed=a result=ok") && last[1].contains("feed=b result=ok"), "\(last)")
+        #expect(last.last?.contains("feed=revoked result=failed") == true && last.last?.contains("401") == true, "\(last)")
+        #expect(run.stderr.contains("feed=b event=lifecycle state=connected epoch=2"), "\(run.stderr)")
+
+        func inbound(_ journal: String) throws -> [(String, Int)] {
+            try CLIRun.wiretape(["cat", journal]).lines.filter { $0["type"] as? String == "frame" && $0["dir"] as? String == "in" }
+                .map { ($0["data"] as? String ?? "?", $0["epoch"] as? Int ?? -1) }
+        }
+        let a = try inbound(path("a"))
+        #expect(a.map(\.0) == ["s0-m0", "s0-m1", "s0-m2"] && a.map(\.1) == [1, 1, 1])
+        let b = try inbound(path("b"))
+        #expect(b.map(\.0) == ["s0-m0", "s0-m1", "s1-m0", "s1-m1"] && b.map(\.1) == [1, 1, 2, 2])
+        #expect(lines(path("b.log")).filter { $0.hasSuffix(" sub") }.count == 2)  // b's own --send, in each epoch
+        let c = try CLIRun.wiretape(["cat", path("c"), "--kind", "connect"]).lines
+        #expect(c.contains { $0["http_status"] as? Int == 401 }, "\(c)")
+        for j in ["a", "b", "c"] { try expectVerifies(path(j)) }
+    }
+
+    @Test func aConfigIsCheckedBeforeAnythingConnects() async throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("feeds.json").path
+        func attempt(_ feeds: [[String: Any]]) async throws -> (String, Int32) {
+            try JSONSerialization.data(withJSONObject: ["feeds": feeds]).write(to: URL(fileURLWithPath: file))
+            let (_, err, code) = await CLIRun.inProcess(["record", "--config", file])
+            return (err, code)
+        }
+        let url = peer.url("/venue?script=hold")
+        var (err, code) = try await attempt([["name": "x", "url": url, "journal": "/tmp/x", "quiet": true]])
+        #expect(code != 0 && err.contains(#"feed "x""#) && err.contains("--quiet on the command line"), "\(err)")
+        (err, code) = try await attempt([["name": "x", "url": url, "journal": "/tmp/x"], ["name": "y", "url": url, "journal": "/tmp/x/"]])
+        #expect(code != 0 && err.contains(#"feed "y""#) && err.contains("its own"), "\(err)")
+        (err, code) = try await attempt([["name": "x", "url": url, "journal": "/tmp/x", "idle-timeout": -1]])
+        #expect(code != 0 && err.contains(#"feed "x""#) && err.contains("--idle-timeout"), "\(err)")
+        (err, code) = try await attempt([["name": "x", "url": url]])
+        #expect(code != 0 && err.contains("journal"), "\(err)")
+    }
+}

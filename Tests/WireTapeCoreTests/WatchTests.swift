@@ -27,6 +27,20 @@ struct WatchTests {
         #expect(seen == ["closed"])
     }
 
+    @Test func observerSeesEveryValueInOrderAndNothingAfterTheFinal() {
+        let watch = Watch(0)
+        watch.publish(1)
+        let seen = Mutex<[Int]>([])
+        watch.observe { v in seen.withLock { $0.append(v) } }
+        for i in 2...1000 { watch.publish(i) }  // none coalesced
+        watch.finish(-1)
+        watch.publish(5)  // ignored after finish
+        #expect(seen.withLock { $0 } == Array(1...1000) + [-1])
+        let late = Mutex<[Int]>([])
+        watch.observe { v in late.withLock { $0.append(v) } }
+        #expect(late.withLock { $0 } == [-1])  // an observer after the end sees the final value only
+    }
+
     @Test func publishingNeverWaitsForReaders() async {
         let watch = Watch(0)
         // No reader at all: a million publishes complete without blocking.

@@ -71,6 +71,75 @@ struct RecorderTests {
         #expect(stats.epoch == 3)
     }
 
+    @Test func everyLifecycleEdgeOfABurstIsRecorded() async throws {
+        // Edges published microseconds apart on one thread: a latest-value reader of the watch
+        // would see a fraction of them; the recorder must write each, with its cause.
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        let recorder = try Recorder(directory: dir.journal)
+        recorder.start(url: testURL.description)
+        let watch = LifecycleWatch(LifecycleSnapshot(state: .connecting))
+        recorder.follow(lifecycle: watch)
+        var published = [watch.current]
+        var failed: UInt64 = 0
+        for epoch in UInt64(1)...300 {
+            for state in [ConnState.connected, .stale, .resumed, .stale, .reconnecting, .connecting] {
+                var s = LifecycleSnapshot(epoch: epoch, state: state, reconnects: epoch - 1, failedAttempts: failed)
+                if state == .reconnecting {
+                    s.lastDisconnect = .peerClosed(code: .internalError, reason: "e\(epoch)")
+                    failed += 1  // counted on the next edge, as the supervisor does
+                }
+                // A snapshot that only advances the lag counters is not an edge.
+                var lag = s
+                lag.totalLagged = epoch
+                published.append(s)
+                watch.publish(s)
+                if state == .resumed { watch.publish(lag) }
+            }
+        }
+        let end = LifecycleSnapshot(
+            epoch: 300, state: .closed, reconnects: 299, failedAttempts: failed,
+            lastDisconnect: .localClose(code: .normalClosure, reason: "done"))
+        published.append(end)
+        watch.finish(end)
+        let stats = await recorder.finish(reason: "test finished")
+        let edges = try readAll(dir.journal).compactMap { r -> (UInt64, LifecycleEdge)? in
+            if case .lifecycle(let e) = r.body { return (r.epoch, e) } else { return nil }
+        }
+        #expect(edges.count == published.count)
+        #expect(edges.map(\.0) == published.map(\.epoch))
+        #expect(edges.map(\.1.state) == published.map(\.state))
+        #expect(edges.map { $0.1.counters?.failedAttempts } == published.map(\.failedAttempts))
+        #expect(edges.compactMap(\.1.closeReason) == (1...300).map { "e\($0)" } + ["done"])
+        #expect(stats.writeErrors == 0)
+    }
+
+    @Test func annotationsLandInOrderAndAreRefusedOnceTheRecordingEnded() async throws {
+        let h = try RecordingHarness([.accept([.send(.text("a"))])])
+        defer { h.dir.cleanup() }
+        await h.waitFor { $0.state == .connected }
+        let seq = try await h.recorder.annotate("deploy 4.2.1")
+        await #expect(throws: JournalError.self) { try await h.recorder.annotate("a week ago", wallNanos: 0) }
+        let (_, records) = try await h.end()
+        let note = records.first { $0.kind == .annotation }
+        #expect(note?.seq == seq && note?.epoch == 1)
+        #expect(records.filter { $0.kind == .annotation }.count == 1)
+        do {
+            _ = try await h.recorder.annotate("too late")
+            Issue.record("a finished recorder accepted a note")
+        } catch {
+            #expect(error.code == .closed)
+        }
+    }
+
+    @Test func aQueuedFrameStaysSmall() {
+        // Every frame is copied into the queue and out again, and the queue's arrays are sized
+        // by the event: the rare, large cases are boxed (indirect) so a frame costs its own size.
+        print("RecorderEvent \(MemoryLayout<RecorderEvent>.size) bytes, OrderedRecord \(MemoryLayout<OrderedRecord>.size) bytes")
+        #expect(MemoryLayout<RecorderEvent>.size <= 64)
+        #expect(MemoryLayout<OrderedRecord>.size <= 80)
+    }
+
     @Test func journalKeepsEveryFrameWhileTheDropOldestBufferSheds() async throws {
         let steps = (0..<200).map { MockStep.send(.text("m\($0)")) }
         let h = try RecordingHarness(

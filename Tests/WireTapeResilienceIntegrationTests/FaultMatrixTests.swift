@@ -13,66 +13,17 @@ import WireTapeTestSupport
 
 private let repoRoot = repositoryRoot.path
 
-/// A child process whose stdout is read line by line and whose stdin takes commands.
-final class Child: @unchecked Sendable {
-    // @unchecked: `process` and the pipes are only touched from the test task that owns the
-    // Child (launch, command, stop run sequentially); Foundation's types are not marked Sendable.
-    let process = Process()
-    private let input = Pipe()
-    private let output = Pipe()
-    private var buffer = Data()
-
-    init(_ executable: String, _ arguments: [String]) throws {
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-    }
-
-    func readLine() -> String {
-        while true {
-            if let nl = buffer.firstIndex(of: 10) {
-                let line = String(decoding: buffer[buffer.startIndex..<nl], as: UTF8.self)
-                buffer.removeSubrange(buffer.startIndex...nl)
-                return line
-            }
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { return "" }
-            buffer.append(chunk)
-        }
-    }
-
-    /// Sends one command line and returns the reply line.
-    @discardableResult
-    func command(_ line: String) -> String {
-        input.fileHandleForWriting.write(Data((line + "\n").utf8))
-        return readLine()
-    }
-
-    func stop() {
-        try? input.fileHandleForWriting.close()
-        // SIGKILL without waitUntilExit: Foundation's exit monitoring can stall inside Swift
-        // concurrency on Linux (see Tests/WireTapeTestSupport/PythonPeer.swift).
-        let pid = process.processIdentifier
-        if pid > 0 && process.isRunning { kill(pid, SIGKILL) }
-    }
-}
-
 struct Rig {
-    let server: Child
-    let proxy: Child
+    let server: ChildProcess
+    let proxy: FaultProxy
     let proxyPort: Int
 
     init() throws {
         let python = try peerPython()
-        server = try Child(python, ["\(repoRoot)/tools/fault-proxy/ws_feed_server.py"])
+        server = try ChildProcess(python, ["\(repoRoot)/tools/fault-proxy/ws_feed_server.py"])
         guard let serverPort = Int(server.readLine()) else { throw RigError.noPort("ws_feed_server") }
-        proxy = try Child(python, ["\(repoRoot)/tools/fault-proxy/fault_proxy.py", "--upstream", "127.0.0.1:\(serverPort)"])
-        guard let port = Int(proxy.readLine()) else { throw RigError.noPort("fault_proxy") }
-        proxyPort = port
-        _ = proxy.readLine()  // "control PORT"
+        proxy = try FaultProxy(upstreamPort: serverPort)
+        proxyPort = proxy.port
     }
 
     enum RigError: Error { case noPort(String) }
