@@ -212,16 +212,13 @@ final class ReplaySession: Sendable {
         let connection = connector.connect(Self.request)
         let messages = self.messages
         let out = self.out
-        let follower = Task {
-            var sentEpoch: UInt64 = 0
-            for await snapshot in connection.lifecycle.updates() {
+        let follower = followLifecycle(
+            of: connection, sending: messages,
+            edge: { snapshot in
                 out.lifecycle(snapshot)
                 out.flush()
-                guard snapshot.state == .connected, snapshot.epoch > sentEpoch else { continue }
-                sentEpoch = snapshot.epoch
-                await sendSubscriptions(messages, via: connection.sink, epoch: snapshot.epoch) { out.sent($0, epoch: snapshot.epoch) }
-            }
-        }
+            },
+            sent: { m, epoch in out.sent(m, epoch: epoch) })
         do {
             for try await f in connection.inbound {
                 out.frame(f)

@@ -306,6 +306,10 @@ struct TimelineBuilder {
             case .connect(let c):
                 switch c.outcome {
                 case .attempt: if open == nil { pendingAttempt = r.monoNanos }
+                case .failed where c.error == "attemptAbandoned":
+                    // The venue completed this handshake; the recorder's own client dropped it
+                    // (its attempt timeout, or its shutdown). Not a venue failure: not replayed.
+                    pendingAttempt = nil
                 case .failed:
                     let started = pendingAttempt ?? r.monoNanos
                     timed.append((started, .failed(RecordedFailure(
