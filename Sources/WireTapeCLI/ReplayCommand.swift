@@ -110,18 +110,27 @@ final class ReplayPrinter: Sendable {
     }
 
     func frame(_ f: InboundFrame) {
+        out.withLock { Self.append(f, format, to: &$0) }
+    }
+
+    /// A batch of frames under one lock (a diverted stream hands them over this way).
+    func frames(_ batch: UnsafeBufferPointer<InboundFrame>) {
+        out.withLock { o in
+            for f in batch { Self.append(f, format, to: &o) }
+        }
+    }
+
+    private static func append(_ f: InboundFrame, _ format: ReplayCommand.Format, to o: inout BufferedOutput) {
         switch format {
         case .jsonl:
-            line(RecordJSON.line(f.frame, direction: .inbound, epoch: f.epoch, at: f.received))
+            o.append(RecordJSON.line(f.frame, direction: .inbound, epoch: f.epoch, at: f.received))
         case .raw:
-            out.withLock { o in
-                switch f.frame {
-                case .text(var s): s.withUTF8 { o.append(UnsafeRawBufferPointer($0)) }
-                case .binary(let b): b.withUnsafeBytes { o.append($0) }
-                }
-                o.append("\n")
+            switch f.frame {
+            case .text(var s): s.withUTF8 { o.append(UnsafeRawBufferPointer($0)) }
+            case .binary(let b): b.withUnsafeBytes { o.append($0) }
             }
         }
+        o.append("\n")
     }
 
     func sent(_ text: String, epoch: UInt64) {
@@ -180,15 +189,17 @@ final class ReplaySession: Sendable {
             snapshot.at = connection.info.connectedAt
             out.lifecycle(snapshot)
             await sendSubscriptions(messages, via: connection.sink, epoch: snapshot.epoch) { out.sent($0, epoch: snapshot.epoch) }
-            do {
-                for try await f in connection.inbound {
-                    out.frame(f)
-                    count.add(1, ordering: .relaxed)
-                    if connection.inbound.queuedFrameCount == 0 { out.flush() }
-                }
-            } catch {
-                // The cause is the final lifecycle edge's, printed below.
+            // Frames are printed in the batches the replay hands over, on its own task: no hop
+            // and no lock per frame. The cause of the end is the final lifecycle edge's, below.
+            await withCheckedContinuation { (ended: CheckedContinuation<Void, Never>) in
+                connection.inbound.divert(
+                    to: { [self] batch in
+                        out.frames(batch)
+                        count.add(batch.count, ordering: .relaxed)
+                    },
+                    onEnd: { _ in ended.resume() })
             }
+            out.flush()
             for await _ in connection.lifecycle.updates() {}
             let end = connection.lifecycle.current
             snapshot.lastDisconnect = end.lastDisconnect
