@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import WireTapeCLI
+import WireTapeTestSupport
 
 /// `wiretape serve` end to end through the binary: real clients (`record`, `tap --reconnect`)
 /// meet the recorded outages on the wire.
@@ -89,6 +90,39 @@ import Testing
         let summary = try #require(lines(served, kind: "summary").first)
         #expect((summary["pings_unanswered"] as? Int ?? 0) >= 1)
         #expect(summary["epochs"] as? Int == 2)
+    }
+
+    @Test("a Python websockets client that reconnects after every end meets each recorded outage")
+    func pythonClient() throws {
+        let journal = try imported(replayOutageJSONL)
+        let server = try CLIRun.start(["serve", journal, "--speed", "4"])
+        let url = server.firstLine()
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: try peerPython())
+        client.arguments = [repositoryRoot.appendingPathComponent("Tests/Peers/serve_client.py").path, url]
+        let out = Pipe()
+        client.standardOutput = out
+        try client.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        client.waitUntilExit()
+        let served = server.wait()
+        #expect(served.status == 0, "\(served.stderr)")
+        let events = String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect(events.count == 5, "\(events)")
+        guard events.count == 5 else { return }
+        #expect(events[0]["frames"] as? [String] == ["a1", "a2", "b64:AAEC/w=="])
+        #expect(events[0]["close"] as? Int == 1011)
+        #expect(events[0]["reason"] as? String == "overloaded")
+        #expect(events[1]["status"] as? Int == 503)
+        #expect(events[1]["retry_after"] as? String == "1")
+        #expect(events[2]["frames"] as? [String] == ["b1"])
+        #expect(events[2]["close"] as? Int == 1006, "a reset, no close frame")
+        #expect(events[3]["frames"] as? [String] == ["c1", "c2"])
+        #expect(events[3]["close"] as? Int == 1001)
+        #expect(events[4]["status"] as? Int == 410)
+        #expect(lines(served, kind: "summary").first?["outbound_matched"] as? Int == 3)
     }
 
     @Test("--listen is checked")
