@@ -94,11 +94,12 @@ import WireTapeTestSupport
 
     @Test("a Python websockets client that reconnects after every end meets each recorded outage")
     func pythonClient() throws {
+        let python = try peerPython()
         let journal = try imported(replayOutageJSONL)
         let server = try CLIRun.start(["serve", journal, "--speed", "4"])
         let url = server.firstLine()
         let client = Process()
-        client.executableURL = URL(fileURLWithPath: try peerPython())
+        client.executableURL = URL(fileURLWithPath: python)
         client.arguments = [repositoryRoot.appendingPathComponent("Tests/Peers/serve_client.py").path, url]
         let out = Pipe()
         client.standardOutput = out

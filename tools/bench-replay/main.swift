@@ -150,7 +150,7 @@ for _ in 0..<runs {
     guard n == recording.inboundCount else { fail("delivered \(n) of \(recording.inboundCount) frames") }
     rates.append(Double(n) / elapsed)
 }
-print(String(format: "timeline load    %.1f ms (one pass over the journal, median)", median(loadTimes) * 1e3))
+print(String(format: "timeline load    %.1f ms (Recording.load: index rows, control blocks decoded; median)", median(loadTimes) * 1e3))
 print(String(format: "replay max speed %.2f M frames/s through ReplayConnector (median of %d; min %.2f, max %.2f)",
     median(rates) / 1e6, runs, rates.min()! / 1e6, rates.max()! / 1e6))
 
