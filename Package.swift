@@ -121,6 +121,16 @@ let package = Package(
             dependencies: ["WireTapeCore", "WireTapeMock", "WireTapeResilience"],
             path: "tools/bench-resilience"),
 
+        // Examples/: an order-book adapter written against WSConnector, and its regression test
+        // that replays a recorded outage journal (built by the test suite).
+        .target(
+            name: "OrderBookExample", dependencies: ["WireTapeCore", "WireTapeResilience"],
+            path: "Examples/OrderBook/Sources/OrderBookExample"),
+        .testTarget(
+            name: "OrderBookExampleTests",
+            dependencies: ["OrderBookExample", "WireTapeReplay", "WireTapeResilience", "WireTapeCore"],
+            path: "Examples/OrderBook/Tests/OrderBookExampleTests", exclude: ["Fixtures"]),
+
         // Shared by the test targets: starts the Python peers and makes test certificates.
         .target(name: "WireTapeTestSupport", path: "Tests/WireTapeTestSupport"),
         .testTarget(name: "WireTapeCoreTests", dependencies: ["WireTapeCore"]),

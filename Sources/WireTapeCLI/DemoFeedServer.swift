@@ -1,9 +1,6 @@
-import NIOCore
-import NIOHTTP1
-import NIOPosix
-import NIOWebSocket
 import Synchronization
 import WireTapeCore
+import WireTapeNIO
 
 /// The built-in demo feed: a WebSocket server on 127.0.0.1 (port 0) that plays a synthetic
 /// Binance-style trade stream and stages outages, so `wiretape demo` can show what the tool
@@ -17,7 +14,7 @@ public final class DemoFeedServer: Sendable {
     public enum Ending: Sendable {
         /// A close frame with this code and reason.
         case close(WSCloseCode, String)
-        /// The TCP connection is dropped with no close frame (the client sees 1006).
+        /// The TCP connection is reset with no close frame (the client sees 1006).
         case drop
     }
 
@@ -44,37 +41,21 @@ public final class DemoFeedServer: Sendable {
         Step(frames: 200, interval: .milliseconds(4), ending: .close(.goingAway, "demo: server restart")),
     ]
 
-    private let channel: any Channel
+    private let server: WSServer
     /// The port the server listens on (127.0.0.1).
-    public let port: Int
+    public var port: Int { server.port }
 
-    private init(channel: any Channel) {
-        self.channel = channel
-        self.port = channel.localAddress?.port ?? 0
-    }
+    private init(server: WSServer) { self.server = server }
 
-    /// Starts the server on 127.0.0.1, port 0.
-    public static func start(
-        steps: [Step] = defaultSteps, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
-    ) async throws -> DemoFeedServer {
+    /// Starts the feed on 127.0.0.1, port 0, on the package's ``WireTapeNIO/WSServer``.
+    public static func start(steps: [Step] = defaultSteps) async throws -> DemoFeedServer {
         let counter = ConnectionCounter()
-        let channel = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                let upgrader = NIOWebSocketServerUpgrader(
-                    shouldUpgrade: { channel, _ in channel.eventLoop.makeSucceededFuture(HTTPHeaders()) },
-                    upgradePipelineHandler: { channel, _ in
-                        let n = counter.next()
-                        return channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(
-                                DemoFeedHandler(step: steps[(n - 1) % steps.count], connection: n))
-                        }
-                    })
-                return channel.pipeline.configureHTTPServerPipeline(
-                    withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        return DemoFeedServer(channel: channel)
+        let server = try await WSServer.start { _ in
+            let n = counter.next()
+            let step = steps[(n - 1) % steps.count]
+            return .accept { client in await DemoFeedScript(step: step, connection: n).play(to: client) }
+        }
+        return DemoFeedServer(server: server)
     }
 
     /// The URL clients connect to.
@@ -82,7 +63,7 @@ public final class DemoFeedServer: Sendable {
 
     /// Stops listening.
     public func stop() async {
-        try? await channel.close()
+        await server.stop()
     }
 }
 
@@ -92,73 +73,29 @@ private final class ConnectionCounter: Sendable {
     func next() -> Int { value.add(1, ordering: .relaxed).newValue }
 }
 
-/// Plays one ``DemoFeedServer/Step`` on an upgraded connection.
-private final class DemoFeedHandler: ChannelInboundHandler {
-    typealias InboundIn = WebSocketFrame
-    typealias OutboundOut = WebSocketFrame
+/// Plays one ``DemoFeedServer/Step`` to a client: trades `interval` apart, then the ending.
+private struct DemoFeedScript {
+    let step: DemoFeedServer.Step
+    let connection: Int
 
-    private let step: DemoFeedServer.Step
-    private let connection: Int
-    private var sent = 0
-    private var price = 64_000.0
-    private var tradeID = 3_100_000_000
-    private var rng = SeededRandom(seed: 42)
-    private var timer: Scheduled<Void>?
-
-    init(step: DemoFeedServer.Step, connection: Int) {
-        self.step = step
-        self.connection = connection
-        self.tradeID += connection * 1_000_000
-    }
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        scheduleNext(context: context)
-    }
-
-    func handlerRemoved(context: ChannelHandlerContext) {
-        timer?.cancel()
-    }
-
-    private func scheduleNext(context: ChannelHandlerContext) {
-        let delay = TimeAmount(step.interval)
-        timer = context.eventLoop.assumeIsolated().scheduleTask(in: delay) { [self] in
-            tick(context: context)
-        }
-    }
-
-    private func tick(context: ChannelHandlerContext) {
-        guard context.channel.isActive else { return }
-        if sent < step.frames {
-            sent += 1
+    func play(to client: WSConnection) async {
+        var price = 64_000.0
+        var tradeID = 3_100_000_000 + connection * 1_000_000
+        var rng = SeededRandom(seed: 42)
+        for _ in 0..<step.frames {
+            do { try await Task.sleep(for: step.interval) } catch { return }
             tradeID += 1
             price += (Double(rng.next() % 11) - 5) * 0.01
             let qty = Double(rng.next() % 100_000) / 100_000
             let ms = ReceiveTimestamp.now().wallNanos / 1_000_000
             let text =
                 #"{"e":"trade","E":\#(ms),"s":"BTCUSDT","t":\#(tradeID),"p":"\#(format(price))","q":"\#(format(qty, digits: 5))","T":\#(ms),"m":\#(rng.next() % 2 == 0)}"#
-            let frame = WebSocketFrame(fin: true, opcode: .text, data: context.channel.allocator.buffer(string: text))
-            context.writeAndFlush(NIOAny(frame), promise: nil)
-            scheduleNext(context: context)
-            return
+            do { try await client.sink.send(.text(text)) } catch { return }
         }
         switch step.ending {
-        case .close(let code, let reason):
-            var data = context.channel.allocator.buffer(capacity: 2 + reason.utf8.count)
-            data.writeInteger(code.rawValue)
-            data.writeString(reason)
-            let frame = WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
-            context.writeAndFlush(NIOAny(frame)).assumeIsolated().whenComplete { _ in
-                // Give the client a moment to answer, then close the TCP connection.
-                context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(200)) { context.close(promise: nil) }
-            }
-        case .drop:
-            context.close(promise: nil)
+        case .close(let code, let reason): await client.sink.close(code: code, reason: reason)
+        case .drop: await client.sink.abort()
         }
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = unwrapInboundIn(data)
-        if frame.opcode == .connectionClose { context.close(promise: nil) }
     }
 
     private func format(_ x: Double, digits: Int = 2) -> String {

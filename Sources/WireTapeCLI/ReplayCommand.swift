@@ -40,7 +40,7 @@ public struct ReplayCommand: AsyncParsableCommand {
     public enum Format: String, ExpressibleByArgument, Sendable { case jsonl, raw }
 
     @OptionGroup var journal: JournalDirectoryArgument
-    @OptionGroup var range: TimeRangeOptions
+    @OptionGroup var playback: PlaybackOptions
 
     @Flag(help: "Replay under the reconnecting stack (backoff, circuit breaker, keepalive) on the replay's clock.")
     var reconnect = false
@@ -54,57 +54,22 @@ public struct ReplayCommand: AsyncParsableCommand {
     @Option(name: .customLong("send"), help: ArgumentHelp("A text message sent in every epoch and checked against the recording, repeatable.", valueName: "TEXT"))
     var messages: [String] = []
 
-    @Option(help: ArgumentHelp("Replay speed: a positive factor (1 = as recorded) or max (virtual time).", valueName: "N|max"))
-    var speed: String = "1"
-
-    @Option(name: .customLong("epoch"), help: ArgumentHelp("Only this recorded epoch, repeatable.", valueName: "N"))
-    var epochs: [UInt64] = []
-
     @Option(help: "jsonl (tap's JSON lines and a summary) or raw (frame payloads, one per line, as cat prints them).")
     var format: Format = .jsonl
-
-    @Option(name: .customLong("mutate"), help: ArgumentHelp("A mutation, repeatable (see above).", valueName: "SPEC"))
-    var mutations: [String] = []
-
-    @Option(help: "The seed of the mutations' randomness.")
-    var seed: UInt64 = 0
-
-    @Flag(name: .customLong("by-time"), help: "Map connects by time (what the venue did at that moment) instead of by attempt.")
-    var byTime = false
-
-    @Option(name: .customLong("ignore-field"), help: ArgumentHelp("Compare sends as JSON ignoring this field, repeatable.", valueName: "NAME"))
-    var ignoreFields: [String] = []
 
     /// Creates the command (used by the argument parser).
     public init() {}
 
-    var pacing: ReplayPacing? {
-        if speed == "max" { return .asFastAsPossible }
-        guard let n = Double(speed), n.isFinite, n > 0 else { return nil }
-        return .speed(n)
-    }
-
     /// Checks the options before running.
     public func validate() throws {
-        if pacing == nil { throw ValidationError("--speed must be a positive number or max, not \"\(speed)\"") }
         if !(idleTimeout > 0) || !(pongTimeout > 0) {
             throw ValidationError("--idle-timeout and --pong-timeout must be positive numbers of seconds")
-        }
-        for m in mutations {
-            do { _ = try ReplayMutation.parse(m) } catch { throw ValidationError("--mutate: \(error.message)") }
         }
     }
 
     /// Replays and prints until the end of the recording.
     public func run() async throws {
-        let options = ReplayOptions(
-            pacing: pacing ?? .recorded, mapping: byTime ? .byTime : .byAttempt,
-            mutations: try mutations.map { s throws(ReplayError) in try ReplayMutation.parse(s) }, seed: seed,
-            outbound: ignoreFields.isEmpty ? .exact : .jsonIgnoring(Set(ignoreFields)),
-            silenceEnd: reconnect ? .whenClosed : .atRecordedEnd)
-        let selection = ReplaySelection(
-            fromWall: range.fromWall, toWall: range.toWall, epochs: epochs.isEmpty ? nil : Set(epochs))
-        let replay = try ReplayConnector(directory: journal.directory, selection: selection, options: options)
+        let replay = try playback.connector(directory: journal.directory, silenceEnd: reconnect ? .whenClosed : .atRecordedEnd)
         let out = ReplayPrinter(format: format)
         let session = ReplaySession(messages: messages, out: out)
         let final: LifecycleSnapshot
@@ -119,8 +84,7 @@ public struct ReplayCommand: AsyncParsableCommand {
         let report = replay.outboundReport()
         if format == .jsonl { out.line(ReplaySession.summary(replay, report: report, frames: session.frames, ended: ended)) }
         out.flush()
-        for p in report.problems.prefix(20) { StandardOutput.warn("outbound: \(p)") }
-        if report.problems.count > 20 { StandardOutput.warn("outbound: \(report.problems.count - 20) more differences") }
+        ReplaySession.warnOutbound(report, out: JournalOutput.current)
         if !ended {
             StandardOutput.warn("error: the replay ended before the end of the recording: \(final.lastDisconnect.map { "\($0)" } ?? "no cause")")
             throw ExitCode(1)
@@ -146,18 +110,27 @@ final class ReplayPrinter: Sendable {
     }
 
     func frame(_ f: InboundFrame) {
+        out.withLock { Self.append(f, format, to: &$0) }
+    }
+
+    /// A batch of frames under one lock (a diverted stream hands them over this way).
+    func frames(_ batch: UnsafeBufferPointer<InboundFrame>) {
+        out.withLock { o in
+            for f in batch { Self.append(f, format, to: &o) }
+        }
+    }
+
+    private static func append(_ f: InboundFrame, _ format: ReplayCommand.Format, to o: inout BufferedOutput) {
         switch format {
         case .jsonl:
-            line(RecordJSON.line(f.frame, direction: .inbound, epoch: f.epoch, at: f.received))
+            o.append(RecordJSON.line(f.frame, direction: .inbound, epoch: f.epoch, at: f.received))
         case .raw:
-            out.withLock { o in
-                switch f.frame {
-                case .text(var s): s.withUTF8 { o.append(UnsafeRawBufferPointer($0)) }
-                case .binary(let b): b.withUnsafeBytes { o.append($0) }
-                }
-                o.append("\n")
+            switch f.frame {
+            case .text(var s): s.withUTF8 { o.append(UnsafeRawBufferPointer($0)) }
+            case .binary(let b): b.withUnsafeBytes { o.append($0) }
             }
         }
+        o.append("\n")
     }
 
     func sent(_ text: String, epoch: UInt64) {
@@ -216,15 +189,17 @@ final class ReplaySession: Sendable {
             snapshot.at = connection.info.connectedAt
             out.lifecycle(snapshot)
             await sendSubscriptions(messages, via: connection.sink, epoch: snapshot.epoch) { out.sent($0, epoch: snapshot.epoch) }
-            do {
-                for try await f in connection.inbound {
-                    out.frame(f)
-                    count.add(1, ordering: .relaxed)
-                    if connection.inbound.queuedFrameCount == 0 { out.flush() }
-                }
-            } catch {
-                // The cause is the final lifecycle edge's, printed below.
+            // Frames are printed in the batches the replay hands over, on its own task: no hop
+            // and no lock per frame. The cause of the end is the final lifecycle edge's, below.
+            await withCheckedContinuation { (ended: CheckedContinuation<Void, Never>) in
+                connection.inbound.divert(
+                    to: { [self] batch in
+                        out.frames(batch)
+                        count.add(batch.count, ordering: .relaxed)
+                    },
+                    onEnd: { _ in ended.resume() })
             }
+            out.flush()
             for await _ in connection.lifecycle.updates() {}
             let end = connection.lifecycle.current
             snapshot.lastDisconnect = end.lastDisconnect
@@ -248,16 +223,13 @@ final class ReplaySession: Sendable {
         let connection = connector.connect(Self.request)
         let messages = self.messages
         let out = self.out
-        let follower = Task {
-            var sentEpoch: UInt64 = 0
-            for await snapshot in connection.lifecycle.updates() {
+        let follower = followLifecycle(
+            of: connection, sending: messages,
+            edge: { snapshot in
                 out.lifecycle(snapshot)
                 out.flush()
-                guard snapshot.state == .connected, snapshot.epoch > sentEpoch else { continue }
-                sentEpoch = snapshot.epoch
-                await sendSubscriptions(messages, via: connection.sink, epoch: snapshot.epoch) { out.sent($0, epoch: snapshot.epoch) }
-            }
-        }
+            },
+            sent: { m, epoch in out.sent(m, epoch: epoch) })
         do {
             for try await f in connection.inbound {
                 out.frame(f)
@@ -271,6 +243,12 @@ final class ReplaySession: Sendable {
         await follower.value
         out.flush()
         return final
+    }
+
+    /// The outbound differences on stderr, at most 20 of them.
+    static func warnOutbound(_ report: OutboundReport, out: JournalOutput) {
+        for p in report.problems.prefix(20) { out.warn("wiretape: outbound: " + TerminalText.safe("\(p)")) }
+        if report.problems.count > 20 { out.warn("wiretape: outbound: \(report.problems.count - 20) more differences") }
     }
 
     /// The last line: `{"type":"summary",...}`.

@@ -180,29 +180,17 @@ struct ReconnectingTapSession {
         let messages = self.messages
 
         // Lifecycle edges; the --send messages again in every new epoch (re-subscribe).
-        let follower = Task {
-            var sentEpoch: UInt64 = 0
-            var printed: LifecycleSnapshot?
-            for await snapshot in connection.lifecycle.updates() {
-                // One line per edge: a snapshot that repeats the last one printed says nothing new.
-                if let p = printed, p.state == snapshot.state, p.epoch == snapshot.epoch,
-                    p.totalLagged == snapshot.totalLagged, p.reconnects == snapshot.reconnects,
-                    p.failedAttempts == snapshot.failedAttempts
-                {
-                    continue
-                }
-                printed = snapshot
+        let follower = followLifecycle(
+            of: connection, sending: messages,
+            edge: { snapshot in
                 shared.withLock {
                     $0.line(RecordJSON.line(snapshot))
                     $0.flush()
                 }
-                guard snapshot.state == .connected, snapshot.epoch > sentEpoch else { continue }
-                sentEpoch = snapshot.epoch
-                await sendSubscriptions(messages, via: connection.sink, epoch: snapshot.epoch) { m in
-                    shared.withLock { $0.line(RecordJSON.line(.text(m), direction: .outbound, epoch: snapshot.epoch, at: .now())) }
-                }
-            }
-        }
+            },
+            sent: { m, epoch in
+                shared.withLock { $0.line(RecordJSON.line(.text(m), direction: .outbound, epoch: epoch, at: .now())) }
+            })
         let timer: Task<Void, Never>? = duration.map { seconds in
             Task {
                 try? await ContinuousClock().sleep(for: .seconds(seconds))

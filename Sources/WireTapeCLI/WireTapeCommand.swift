@@ -13,7 +13,7 @@ public struct WireTapeCommand: AsyncParsableCommand {
             VerifyCommand.self, RepairCommand.self, ReindexCommand.self,
             RecordCommand.self,
             ReportCommand.self, StatsCommand.self, ContinuityCommand.self, AnnotateCommand.self,
-            ReplayCommand.self,
+            ReplayCommand.self, ServeCommand.self,
         ])
 
     /// Creates the command (used by the argument parser).

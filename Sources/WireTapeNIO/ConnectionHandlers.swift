@@ -102,7 +102,10 @@ final class HandshakeResponseHandler: ChannelInboundHandler, RemovableChannelHan
 
 /// The connection's protocol engine after the upgrade: turns frames into messages (through
 /// ``MessageAssembler``), answers pings, runs the close handshake, applies read backpressure
-/// from the inbound stream, and publishes the final lifecycle edge.
+/// from the inbound stream, and publishes the final lifecycle edge. The same engine serves
+/// both ends: ``NIOConnector`` runs it as the client (masked sends), ``WSServer`` as the server
+/// (unmasked sends; pings may be answered by the application's ``WSServer/PongPolicy``, and
+/// `abort` resets the TCP connection).
 ///
 /// All state lives on the channel's event loop; the sink reaches it through `NIOLoopBound`.
 final class WebSocketConnectionHandler: ChannelDuplexHandler {
@@ -138,13 +141,18 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     private var lastPong: NIODeadline?
     private var pendingPong: ByteBuffer?
     private var pongTimer: Scheduled<Void>?
+    private let role: WebSocketRole
+    private let pongs: WSServer.PongPolicy
 
     init(
         maxMessageSize: Int, producer: InboundStream.Producer, lifecycle: LifecycleWatch,
-        activity: ConnectionActivity, closeTimeout: Duration, pongMinInterval: Duration = .zero
+        activity: ConnectionActivity, closeTimeout: Duration, pongMinInterval: Duration = .zero,
+        role: WebSocketRole = .client, pongs: WSServer.PongPolicy = .always
     ) {
+        self.role = role
+        self.pongs = pongs
         self.pongMinInterval = TimeAmount(pongMinInterval)
-        self.assembler = MessageAssembler(maxMessageSize: maxMessageSize)
+        self.assembler = MessageAssembler(maxMessageSize: maxMessageSize, role: role)
         self.producer = producer
         self.lifecycle = lifecycle
         self.activity = activity
@@ -175,7 +183,24 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         case .pong(let payload):
             activity.recordPingReceived()
             guard closeState == .open else { return }
-            answerPing(context: context, payload: payload)
+            switch pongs {
+            case .always:
+                answerPing(context: context, payload: payload)
+            case .ask(let decide):
+                // The application decides (a replayed silence leaves pings unanswered); the
+                // answer comes back to the event loop.
+                let loop = context.eventLoop
+                let bound = NIOLoopBound((self, context), eventLoop: loop)
+                let bytes = Array(payload.readableBytesView)
+                Task {
+                    guard await decide(bytes) else { return }
+                    loop.execute {
+                        let (handler, context) = bound.value
+                        guard handler.closeState == .open else { return }
+                        handler.answerPing(context: context, payload: payload)
+                    }
+                }
+            }
         case .pongReceived:
             activity.recordPongReceived(at: ReceiveTimestamp.now().monotonicNanos)
         case .peerClose(let code, let reason):
@@ -349,6 +374,11 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         if cause == nil { cause = .localClose(code: .abnormalClosure, reason: "aborted") }
         closeState = .closed
         closeTimer?.cancel()
+        if role == .server {
+            // A server's abort is a TCP reset (SO_LINGER 0), as a crashed venue produces.
+            WSServer.reset(context.channel)
+            return
+        }
         context.close(promise: nil)
     }
 
@@ -386,7 +416,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     private func write(
         context: ChannelHandlerContext, opcode: WebSocketOpcode, data: ByteBuffer, promise: EventLoopPromise<Void>?
     ) {
-        let frame = WebSocketFrame(fin: true, opcode: opcode, maskKey: .random(), data: data)
+        let frame = WebSocketFrame(fin: true, opcode: opcode, maskKey: role == .client ? .random() : nil, data: data)
         context.writeAndFlush(wrapOutboundOut(frame), promise: promise)
     }
 }

@@ -2,10 +2,12 @@ import NIOCore
 import NIOWebSocket
 import WireTapeCore
 
-/// The client's RFC 6455 receive rules as a pure state machine: it takes decoded frames and
-/// says what to do, with no I/O, so every rule is testable on its own.
+/// The RFC 6455 receive rules as a pure state machine: it takes decoded frames and says what
+/// to do, with no I/O, so every rule is testable on its own. One engine for both ends: a
+/// client (``NIOConnector``) requires unmasked frames from the server, a server (``WSServer``)
+/// requires masked frames from the client and unmasks them.
 ///
-/// Enforced here: unmasked server frames; no reserved bits (no extension is negotiated); known
+/// Enforced here: masking by role (RFC 6455 §5.1); no reserved bits (no extension is negotiated); known
 /// opcodes only; continuation only inside a fragmented message and no new data frame inside
 /// one; fail-fast UTF-8 validation of text across fragments; the maximum message size; the
 /// close frame's payload (length, code, UTF-8 reason). Control frame size and fragmentation
@@ -28,28 +30,43 @@ struct MessageAssembler {
     }
 
     let maxMessageSize: Int
+    /// Which end this is.
+    let role: WebSocketRole
     private var partialOpcode: WebSocketOpcode?
     private var partial: ByteBuffer?
     private var partialSize = 0
     private var utf8 = UTF8Validator()
 
-    init(maxMessageSize: Int) {
+    init(maxMessageSize: Int, role: WebSocketRole = .client) {
         self.maxMessageSize = maxMessageSize
+        self.role = role
     }
+
+    /// Who sent the frames this assembler reads, for messages.
+    private var peer: String { role == .client ? "server" : "client" }
 
     private func failure(_ code: WSError.Code, _ close: WSCloseCode, _ message: String) -> Action {
         .fail(WSError(code, message, closeCode: close))
     }
 
-    /// Decides what to do with one frame from the server.
-    mutating func receive(_ frame: WebSocketFrame) -> Action {
-        if frame.maskKey != nil {
+    /// Decides what to do with one frame from the peer.
+    mutating func receive(_ received: WebSocketFrame) -> Action {
+        var frame = received
+        switch (role, frame.maskKey) {
+        case (.client, .some):
             return failure(.protocolViolation, .protocolError, "the server sent a masked frame (RFC 6455 §5.1)")
+        case (.server, nil):
+            return failure(.protocolViolation, .protocolError, "the client sent an unmasked frame (RFC 6455 §5.1)")
+        case (.server, .some):
+            frame.data = frame.unmaskedData
+            frame.maskKey = nil
+        case (.client, nil):
+            break
         }
         if frame.rsv1 || frame.rsv2 || frame.rsv3 {
             return failure(
                 .protocolViolation, .protocolError,
-                "the server set reserved bits (RSV1-3) without a negotiated extension")
+                "the \(peer) set reserved bits (RSV1-3) without a negotiated extension")
         }
         switch frame.opcode {
         case .ping:
@@ -73,7 +90,7 @@ struct MessageAssembler {
             return dataFrame(opcode: opcode, fin: frame.fin, payload: frame.data)
         default:
             return failure(
-                .protocolViolation, .protocolError, "the server used the reserved opcode \(frame.opcode)")
+                .protocolViolation, .protocolError, "the \(peer) used the reserved opcode \(frame.opcode)")
         }
     }
 
@@ -130,18 +147,27 @@ struct MessageAssembler {
         case 0:
             return .peerClose(.noStatusReceived, "")
         case 1:
-            return failure(.protocolViolation, .protocolError, "the server sent a close frame with a 1-byte payload")
+            return failure(.protocolViolation, .protocolError, "the \(peer) sent a close frame with a 1-byte payload")
         default:
             let raw = data.readInteger(as: UInt16.self)!
             let code = WSCloseCode(raw)
             guard code.isValidOnWire else {
-                return failure(.protocolViolation, .protocolError, "the server sent the invalid close code \(raw)")
+                return failure(.protocolViolation, .protocolError, "the \(peer) sent the invalid close code \(raw)")
             }
             let ok = data.withUnsafeReadableBytes { UTF8Validator.isValid($0) }
             guard ok else {
-                return failure(.invalidUTF8, .invalidPayload, "the server's close reason is not valid UTF-8")
+                return failure(.invalidUTF8, .invalidPayload, "the \(peer)'s close reason is not valid UTF-8")
             }
             return .peerClose(code, String(buffer: data))
         }
     }
+}
+
+/// Which end of a WebSocket connection a handler plays: it decides masking (clients mask what
+/// they send, servers never do) and which frames are accepted.
+enum WebSocketRole: Sendable {
+    /// The connecting end (``NIOConnector``).
+    case client
+    /// The accepting end (``WSServer``).
+    case server
 }

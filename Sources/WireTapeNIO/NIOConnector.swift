@@ -135,18 +135,14 @@ public struct NIOConnector: WSConnector {
         }
 
         let (handler, connectedAt) = try await upgraded.futureResult.get()
-        producer.setDemandHandler { channel.eventLoop.execute { handler.value.resumeReading() } }
-        producer.setTerminationHandler {
-            channel.eventLoop.execute { handler.value.startClose(code: .goingAway, reason: "consumer stopped") }
-        }
         let info = ConnectionInfo(
             subprotocol: response.headers.first(name: "Sec-WebSocket-Protocol"),
             responseHeaders: Redaction.redact(response.headers.map { HTTPHeaderField($0.name, $0.value) }),
             remoteAddress: channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" },
             connectedAt: connectedAt)
-        return WSConnection(
-            inbound: inbound, sink: NIOWebSocketSink(channel: channel, handler: handler, url: url),
-            lifecycle: lifecycle, info: info, activity: activity)
+        return NIOWebSocketSink.connection(
+            channel: channel, handler: handler, peer: url.redactedDescription,
+            inbound: inbound, producer: producer, lifecycle: lifecycle, info: info, activity: activity)
     }
 
     /// The upgrade request: the URL's target plus credential query parameters, then `Host`,
@@ -227,14 +223,32 @@ extension String {
     fileprivate func leftPadded(to n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
 }
 
-/// The outbound half of an ``NIOConnector`` connection.
+/// The outbound half of a connection run by ``WebSocketConnectionHandler`` (an ``NIOConnector``
+/// connection, or a client's connection to a ``WSServer``).
 struct NIOWebSocketSink: WSSink {
     let channel: any Channel
     let handler: NIOLoopBound<WebSocketConnectionHandler>
-    let url: WSURL
+    /// The peer as messages name it (a redacted URL, or a client's address).
+    let peer: String
+
+    /// Wires an upgraded channel's handler to its inbound stream (read backpressure, the
+    /// consumer stopping) and returns the connection.
+    static func connection(
+        channel: any Channel, handler: NIOLoopBound<WebSocketConnectionHandler>, peer: String,
+        inbound: InboundStream, producer: InboundStream.Producer, lifecycle: LifecycleWatch,
+        info: ConnectionInfo, activity: ConnectionActivity
+    ) -> WSConnection {
+        producer.setDemandHandler { channel.eventLoop.execute { handler.value.resumeReading() } }
+        producer.setTerminationHandler {
+            channel.eventLoop.execute { handler.value.startClose(code: .goingAway, reason: "consumer stopped") }
+        }
+        return WSConnection(
+            inbound: inbound, sink: NIOWebSocketSink(channel: channel, handler: handler, peer: peer),
+            lifecycle: lifecycle, info: info, activity: activity)
+    }
 
     private func closedError() -> WSError {
-        WSError(.sinkClosed, "cannot send on the connection to \(url.redactedDescription): it is closing or closed")
+        WSError(.sinkClosed, "cannot send on the connection to \(peer): it is closing or closed")
     }
 
     func send(_ frame: Frame) async throws {

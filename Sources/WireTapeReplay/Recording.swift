@@ -153,12 +153,32 @@ public struct Recording: Sendable {
         var builder = TimelineBuilder()
         do {
             let filter = RecordFilter(fromWall: selection.fromWall, toWall: selection.toWall)
-            let cursor = try JournalCursor(directory: directory, options: ReadOptions(filter: filter))
-            while let v = try cursor.nextView() {
-                if v.kind == .inboundFrame {
-                    builder.inbound(seq: v.seq, epoch: v.epoch, mono: v.monoNanos)
+            // With an index, runs of blocks that hold only inbound frames are counted from their
+            // index rows instead of being decoded; without one, every record is read.
+            let query = try? JournalIndexQuery(directory: directory)
+            var runs: [FrameOnlyRun] = []
+            if let query, let found = try? frameOnlyRuns(query, selection) { runs = found }
+            var from: UInt64? = nil
+            for run in runs + [nil] {
+                var options = ReadOptions(filter: filter)
+                options.filter.fromSeq = from
+                let cursor: JournalCursor
+                if let query { cursor = try query.cursor(options) } else { cursor = try JournalCursor(directory: directory, options: options) }
+                while let v = try cursor.nextView() {
+                    if let run, v.seq >= run.firstSeq { break }
+                    if v.kind == .inboundFrame {
+                        builder.inbound(seq: v.seq, epoch: v.epoch, mono: v.monoNanos)
+                    } else {
+                        builder.control(v.record)
+                    }
+                }
+                guard let run else { break }
+                // A run that would open an epoch's frame statistics is read instead (their first
+                // time is needed then); otherwise only its count matters.
+                if builder.inboundRun(epoch: run.epoch, count: run.count) {
+                    from = run.lastSeq + 1
                 } else {
-                    builder.control(v.record)
+                    from = run.firstSeq
                 }
             }
         } catch {
@@ -182,6 +202,37 @@ public struct Recording: Sendable {
 
     /// The total inbound frames of the selected epochs.
     public var inboundCount: Int { epochs.reduce(0) { $0 + $1.inboundCount } }
+
+    /// A run of consecutive indexed blocks whose records are all inbound frames of one epoch,
+    /// all inside the selection's wall range.
+    struct FrameOnlyRun {
+        var firstSeq: UInt64
+        var lastSeq: UInt64
+        var epoch: UInt64
+        var count: Int
+    }
+
+    /// The frame-only runs of the index, leaving out the first and the last block (they carry
+    /// the selection's first and last times, which the timeline needs).
+    static func frameOnlyRuns(_ query: JournalIndexQuery, _ selection: ReplaySelection) throws(JournalError) -> [FrameOnlyRun] {
+        var rows: [BlockIndexRow] = []
+        try query.forEachBlock(fromWall: selection.fromWall, toWall: selection.toWall) { rows.append($0) }
+        guard rows.count > 2 else { return [] }
+        var runs: [FrameOnlyRun] = []
+        for row in rows[1..<(rows.count - 1)] {
+            let frameOnly = row.kinds[.inboundFrame] == UInt64(row.recordCount) && row.minEpoch == row.maxEpoch
+            let inside = row.minWall >= (selection.fromWall ?? .min) && row.maxWall <= (selection.toWall ?? .max)
+            guard frameOnly && inside else { continue }
+            if var last = runs.last, last.lastSeq + 1 == row.firstSeq, last.epoch == row.minEpoch {
+                last.lastSeq = row.lastSeq
+                last.count += Int(row.recordCount)
+                runs[runs.count - 1] = last
+            } else {
+                runs.append(FrameOnlyRun(firstSeq: row.firstSeq, lastSeq: row.lastSeq, epoch: row.minEpoch, count: Int(row.recordCount)))
+            }
+        }
+        return runs
+    }
 }
 
 /// Builds a ``Recording`` from records in sequence order. Pure: no I/O.
@@ -200,6 +251,8 @@ struct TimelineBuilder {
     private var controls: [JournalRecord] = []
     private var firstMono: UInt64?
     private var lastMono: UInt64 = 0
+    /// Epochs whose `connected` edge or connect record was read.
+    private var connectedEpochs: Set<UInt64> = []
 
     mutating func inbound(seq: UInt64, epoch: UInt64, mono: UInt64) {
         if firstMono == nil { firstMono = mono }
@@ -213,7 +266,25 @@ struct TimelineBuilder {
         }
     }
 
+    /// Counts `count` inbound frames of `epoch` that were not read (see
+    /// ``Recording/frameOnlyRuns(_:_:)``), when only their count matters: a frame of that epoch
+    /// was read already (its first time is known), and the epoch is either 0 (frames outside
+    /// any connection, or an imported journal's one connection, which ends at the journal's
+    /// last time) or one whose handshake was read (it ends at an edge, or at the last time).
+    /// Otherwise returns false and counts nothing: the run must be read.
+    mutating func inboundRun(epoch: UInt64, count: Int) -> Bool {
+        guard var s = stats[epoch], epoch == 0 || connectedEpochs.contains(epoch) else { return false }
+        s.count += count
+        stats[epoch] = s
+        return true
+    }
+
     mutating func control(_ r: JournalRecord) {
+        switch r.body {
+        case .lifecycle(let e) where e.state == .connected: connectedEpochs.insert(r.epoch)
+        case .connect(let c) where c.outcome == .connected: connectedEpochs.insert(r.epoch)
+        default: break
+        }
         if firstMono == nil { firstMono = r.monoNanos }
         lastMono = Swift.max(lastMono, r.monoNanos)
         controls.append(r)
@@ -306,6 +377,10 @@ struct TimelineBuilder {
             case .connect(let c):
                 switch c.outcome {
                 case .attempt: if open == nil { pendingAttempt = r.monoNanos }
+                case .failed where c.error == "attemptAbandoned":
+                    // The venue completed this handshake; the recorder's own client dropped it
+                    // (its attempt timeout, or its shutdown). Not a venue failure: not replayed.
+                    pendingAttempt = nil
                 case .failed:
                     let started = pendingAttempt ?? r.monoNanos
                     timed.append((started, .failed(RecordedFailure(

@@ -34,40 +34,85 @@ struct CLIRun {
     /// a note on stderr, so the test fails instead of hanging the suite. The bound is a safety
     /// net, never a timing assertion.
     static func wiretape(_ arguments: [String], timeout: Duration = .seconds(120)) throws -> CLIRun {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try binaryPath())
-        p.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let killed = Mutex(false)
-        let watchdog = DispatchWorkItem {
-            guard p.isRunning else { return }
-            killed.withLock { $0 = true }
-            kill(p.processIdentifier, SIGKILL)
+        try start(arguments, timeout: timeout).wait()
+    }
+
+    /// Starts the binary in the background (a server such as `serve`): read its first line with
+    /// ``Background/firstLine()`` while it runs, then ``Background/wait()`` for its end. The
+    /// same `timeout` safety net as ``wiretape(_:timeout:)`` applies.
+    static func start(_ arguments: [String], timeout: Duration = .seconds(120)) throws -> Background {
+        try Background(arguments, timeout: timeout)
+    }
+
+    /// A run of the binary in progress.
+    final class Background {
+        let arguments: [String]
+        let timeout: Duration
+        private let process = Process()
+        private let out = Pipe(), err = Pipe()
+        /// What the watchdog and the stderr reader write from other threads.
+        private final class Shared: Sendable {
+            let killed = Mutex(false)
+            let err = Mutex(Data())
+            let errDone = DispatchSemaphore(value: 0)
         }
-        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-        DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: watchdog)
-        // Both pipes are drained at once: a child filling one while we wait on the other
-        // would otherwise block both.
-        let errData = Mutex(Data())
-        let errDone = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            let e = err.fileHandleForReading.readDataToEndOfFile()
-            errData.withLock { $0 = e }
-            errDone.signal()
+        private let shared = Shared()
+        private let watchdog: DispatchWorkItem
+        private var pending = Data()
+
+        init(_ arguments: [String], timeout: Duration) throws {
+            self.arguments = arguments
+            self.timeout = timeout
+            let p = process
+            p.executableURL = URL(fileURLWithPath: try CLIRun.binaryPath())
+            p.arguments = arguments
+            p.standardOutput = out
+            p.standardError = err
+            let shared = self.shared
+            watchdog = DispatchWorkItem {
+                guard p.isRunning else { return }
+                shared.killed.withLock { $0 = true }
+                kill(p.processIdentifier, SIGKILL)
+            }
+            try p.run()
+            let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+            DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: watchdog)
+            // Both pipes are drained at once: a child filling one while we wait on the other
+            // would otherwise block both.
+            let errPipe = err
+            DispatchQueue.global().async {
+                let e = errPipe.fileHandleForReading.readDataToEndOfFile()
+                shared.err.withLock { $0 = e }
+                shared.errDone.signal()
+            }
         }
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        errDone.wait()
-        p.waitUntilExit()
-        watchdog.cancel()
-        var stderr = String(decoding: errData.withLock { $0 }, as: UTF8.self)
-        if killed.withLock({ $0 }) {
-            stderr += "\n[CLIRun: wiretape \(arguments.joined(separator: " ")) did not end within \(timeout); killed]"
-            return CLIRun(status: -1, stdout: String(decoding: o, as: UTF8.self), stderr: stderr)
+
+        /// The first line of stdout, without its newline (empty if the run ended first).
+        func firstLine() -> String {
+            while !pending.contains(UInt8(ascii: "\n")) {
+                let chunk = out.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                pending.append(chunk)
+            }
+            guard let nl = pending.firstIndex(of: UInt8(ascii: "\n")) else { return String(decoding: pending, as: UTF8.self) }
+            let line = String(decoding: pending[pending.startIndex..<nl], as: UTF8.self)
+            pending = Data(pending[pending.index(after: nl)...])
+            return line
         }
-        return CLIRun(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: stderr)
+
+        /// Waits for the end; stdout holds what ``firstLine()`` did not take.
+        func wait() -> CLIRun {
+            let o = pending + out.fileHandleForReading.readDataToEndOfFile()
+            shared.errDone.wait()
+            process.waitUntilExit()
+            watchdog.cancel()
+            var stderr = String(decoding: shared.err.withLock { $0 }, as: UTF8.self)
+            if shared.killed.withLock({ $0 }) {
+                stderr += "\n[CLIRun: wiretape \(arguments.joined(separator: " ")) did not end within \(timeout); killed]"
+                return CLIRun(status: -1, stdout: String(decoding: o, as: UTF8.self), stderr: stderr)
+            }
+            return CLIRun(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: stderr)
+        }
     }
 
     /// Runs `wiretape ARGS` in this process with captured output; returns (stdout, stderr,

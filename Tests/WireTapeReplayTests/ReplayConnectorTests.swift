@@ -204,4 +204,20 @@ struct ReplayConnectorTests {
         #expect(texts(d.frames) == ["a"])
         #expect(d.error == nil)
     }
+
+    @Test("an attempt the recorder's client abandoned (the venue accepted it) is not replayed as a failure")
+    func abandonedAttemptIsNotAFailure() async throws {
+        var t = Tape()
+        t.connected(epoch: 1, at: 10)
+        t.text("a", epoch: 1, at: 20)
+        t.edge(.reconnecting, epoch: 1, at: 30, code: 1001, reason: "restart", by: .peer)
+        t.failed(epoch: 1, at: 50, status: nil, error: "attemptAbandoned", message: "closed unused")
+        t.edge(.closed, epoch: 1, at: 60, code: 1000, reason: "shutdown", by: .local)
+        let recording = try Recording.load(directory: try t.write())
+        #expect(recording.attempts == [.connected(0)])
+        let replay = try ReplayConnector(recording: recording, options: ReplayOptions(pacing: .asFastAsPossible))
+        _ = await drain(try await replay.connect(request))
+        await #expect { _ = try await replay.connect(request) } throws: { ReplayError.isEndOfRecording($0) }
+        #expect(replay.statistics.refused == 0)
+    }
 }

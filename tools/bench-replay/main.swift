@@ -6,6 +6,14 @@
 // 2. as fast as possible: ReplayConnector on virtual time -> a consumer that only counts.
 // 3. x1 pacing: the first --pacing-seconds of the journal at recorded speed; for every frame
 //    |actual - scheduled| delivery time, p50 / p99 / max.
+//
+//   bench-replay DIR --seek-only 1
+//
+// Cold seek: the journal's pages are evicted from the page cache (posix_fadvise DONTNEED),
+// then the time to the first frame at the middle of the journal's time span is measured for
+// the journal's own cursor and for a ReplayConnector (which loads the selection's timeline
+// first), three times each.
+import Synchronization
 import WireTapeCore
 import WireTapeJournal
 import WireTapeReplay
@@ -24,6 +32,7 @@ guard let dir = args.first else { fail("usage: bench-replay DIR [--runs N] [--pa
 args.removeFirst()
 var runs = 3
 var pacingSeconds = 3.0
+var seekOnly = false
 while !args.isEmpty {
     let a = args.removeFirst()
     guard let v = args.first else { fail("\(a) needs a value") }
@@ -31,6 +40,7 @@ while !args.isEmpty {
     switch a {
     case "--runs": runs = Int(v) ?? runs
     case "--pacing-seconds": pacingSeconds = Double(v) ?? pacingSeconds
+    case "--seek-only": seekOnly = v == "1"
     default: fail("unknown option \(a)")
     }
 }
@@ -41,6 +51,49 @@ func seconds(_ d: Duration) -> Double {
 func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
 
 let request = ConnectRequest(url: try! WSURL("ws://replay.invalid/"))
+
+/// Drops the journal's files from the page cache.
+func evict(_ dir: String) {
+    guard let d = opendir(dir) else { fail("cannot list \(dir)") }
+    defer { closedir(d) }
+    while let e = readdir(d) {
+        let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        guard name != ".", name != ".." else { continue }
+        let fd = open(dir + "/" + name, O_RDONLY)
+        guard fd >= 0 else { continue }
+        _ = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)
+        close(fd)
+    }
+}
+
+if seekOnly {
+    let bounds = try JournalCursor(directory: dir, options: ReadOptions(filter: RecordFilter(direction: .inbound)))
+    guard let first = try bounds.nextView() else { fail("empty journal") }
+    let firstWall = first.wallNanos
+    var lastWall = firstWall
+    try JournalIndexQuery(directory: dir).forEachBlock { lastWall = max(lastWall, $0.maxWall) }
+    let mid = firstWall + (lastWall - firstWall) / 2
+    for _ in 0..<3 {
+        evict(dir)
+        let t0 = ContinuousClock.now
+        let c = try JournalCursor(directory: dir, options: ReadOptions(filter: RecordFilter(fromWall: mid, direction: .inbound)))
+        guard try c.nextView() != nil else { fail("nothing after the middle") }
+        let cursorTime = seconds(t0.duration(to: .now))
+        evict(dir)
+        let t1 = ContinuousClock.now
+        let replay = try ReplayConnector(
+            directory: dir, selection: ReplaySelection(fromWall: mid), options: ReplayOptions(pacing: .asFastAsPossible))
+        let loaded = seconds(t1.duration(to: .now))
+        let connection = try await replay.connect(request)
+        var it = connection.inbound.makeAsyncIterator()
+        guard try await it.next() != nil else { fail("no frame after the middle") }
+        let replayTime = seconds(t1.duration(to: .now))
+        print(String(format: "cold seek to the middle: cursor first frame %.2f ms; ReplayConnector first frame %.1f ms (timeline load %.1f ms)",
+            cursorTime * 1e3, replayTime * 1e3, loaded * 1e3))
+        await connection.sink.close()
+    }
+    exit(0)
+}
 
 // 1. The decode floor.
 var floorRates: [Double] = []
@@ -97,9 +150,36 @@ for _ in 0..<runs {
     guard n == recording.inboundCount else { fail("delivered \(n) of \(recording.inboundCount) frames") }
     rates.append(Double(n) / elapsed)
 }
-print(String(format: "timeline load    %.1f ms (one pass over the journal, median)", median(loadTimes) * 1e3))
+print(String(format: "timeline load    %.1f ms (Recording.load: index rows, control blocks decoded; median)", median(loadTimes) * 1e3))
 print(String(format: "replay max speed %.2f M frames/s through ReplayConnector (median of %d; min %.2f, max %.2f)",
     median(rates) / 1e6, runs, rates.min()! / 1e6, rates.max()! / 1e6))
+
+// 2b. The same, to a consumer that takes the frames in the batches the replay hands over
+// (`InboundStream.divert`, what `replay` itself uses): no task hop and no lock per frame.
+final class Counter: Sendable {
+    let n = Atomic<Int>(0)
+}
+var batchRates: [Double] = []
+for _ in 0..<runs {
+    let recording = try Recording.load(directory: dir)
+    let replay = try ReplayConnector(recording: recording, options: ReplayOptions(pacing: .asFastAsPossible))
+    let counter = Counter()
+    let start = ContinuousClock.now
+    while true {
+        let connection: WSConnection
+        do { connection = try await replay.connect(request) } catch { break }
+        await withCheckedContinuation { (ended: CheckedContinuation<Void, Never>) in
+            connection.inbound.divert(
+                to: { batch in counter.n.add(batch.count, ordering: .relaxed) }, onEnd: { _ in ended.resume() })
+        }
+    }
+    let elapsed = seconds(start.duration(to: .now))
+    let n = counter.n.load(ordering: .relaxed)
+    guard n == recording.inboundCount else { fail("delivered \(n) of \(recording.inboundCount) frames") }
+    batchRates.append(Double(n) / elapsed)
+}
+print(String(format: "replay max speed %.2f M frames/s through ReplayConnector, batch consumer (divert; median of %d; min %.2f, max %.2f)",
+    median(batchRates) / 1e6, runs, batchRates.min()! / 1e6, batchRates.max()! / 1e6))
 
 // 3. x1 pacing accuracy over the first seconds of the journal.
 do {
