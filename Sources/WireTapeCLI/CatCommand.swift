@@ -67,7 +67,8 @@ public struct CatCommand: AsyncParsableCommand {
     }
 
     public func run() async throws {
-        let directory = journal.directory
+        let directory = try await journal.readable(
+            range.fromWall != nil || range.toWall != nil ? .timeRange(from: range.fromWall, to: range.toWall) : .everything)
         let sink = JournalOutput.current
         let out = OutputBuffer(sink)
         let cursor = try JournalCursor(
@@ -125,7 +126,7 @@ public struct CatCommand: AsyncParsableCommand {
             sink.warn("warning: \(cursor.problemCount - reported) more problems not listed")
         }
         if cursor.problemCount > 0 {
-            sink.warn("warning: the journal is damaged; what is readable was printed. Run `wiretape verify \(directory)` for a full report.")
+            sink.warn("warning: the journal is damaged; what is readable was printed. Run `wiretape verify \(journal.directory)` for a full report.")
         }
     }
 

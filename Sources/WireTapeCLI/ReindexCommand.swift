@@ -11,7 +11,7 @@ public struct ReindexCommand: AsyncParsableCommand {
     public init() {}
 
     public func run() async throws {
-        let directory = journal.directory
+        let directory = try journal.writable()
         let report = try JournalMaintenance.reindex(directory: directory)
         JournalOutput.current.line(report.description)
     }

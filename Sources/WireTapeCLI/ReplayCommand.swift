@@ -104,7 +104,7 @@ public struct ReplayCommand: AsyncParsableCommand {
             silenceEnd: reconnect ? .whenClosed : .atRecordedEnd)
         let selection = ReplaySelection(
             fromWall: range.fromWall, toWall: range.toWall, epochs: epochs.isEmpty ? nil : Set(epochs))
-        let replay = try ReplayConnector(directory: journal.directory, selection: selection, options: options)
+        let replay = try ReplayConnector(directory: try await journal.readable(), selection: selection, options: options)
         let out = ReplayPrinter(format: format)
         let session = ReplaySession(messages: messages, out: out)
         let final: LifecycleSnapshot

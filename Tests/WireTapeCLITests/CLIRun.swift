@@ -32,11 +32,12 @@ struct CLIRun {
     /// Runs the binary with `arguments`. A run that outlives `timeout` (a hang: say a broken
     /// circuit breaker that retries a 401 forever) is killed and returned with status -1 and
     /// a note on stderr, so the test fails instead of hanging the suite. The bound is a safety
-    /// net, never a timing assertion.
-    static func wiretape(_ arguments: [String], timeout: Duration = .seconds(120)) throws -> CLIRun {
+    /// net, never a timing assertion. `environment` is added to this process's environment.
+    static func wiretape(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(120)) throws -> CLIRun {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: try binaryPath())
         p.arguments = arguments
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
