@@ -188,8 +188,9 @@ public struct Archiver: Sendable {
         if let previous, segments.contains(where: { !local.contains($0.name) }) {
             // Some archived segments were pruned locally: keep their rows from the last index.
             let bytes = try await client.get(bucket: location.bucket, key: location.key(previous.index.key))
-            previousPath = work + "/previous.sqlite"
-            FileManager.default.createFile(atPath: previousPath!, contents: Data(bytes))
+            let path = work + "/previous.sqlite"
+            guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else { throw ArchiveError(.io, "cannot write \(path)") }
+            previousPath = path
         }
         let lastSeq = segments.map(\.last_seq).max() ?? 0
         let indexPath = work + "/" + JournalFormat.indexFileName

@@ -126,17 +126,17 @@ public final class RemoteJournal: Sendable {
         touch()
         evict()
         guard let view else { return dir }
+        // Views of readers that have ended are removed; this one lives until the next read.
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: entry)) ?? [] where name.hasPrefix("view-") {
+            if let pid = Int32(name.dropFirst(5)), pid == getpid() || Glibc.kill(pid, 0) != 0 {
+                try? FileManager.default.removeItem(atPath: entry + "/" + name)
+            }
+        }
         let viewDir = entry + "/view-\(getpid())"
-        try? FileManager.default.removeItem(atPath: viewDir)
         do { try JournalArchiveSupport.extractBlocks(from: dir, blocks: view, into: viewDir) } catch {
             throw ArchiveError(.io, "building the view of \(location) in \(viewDir): \(error.message)", underlying: error)
         }
         return viewDir
-    }
-
-    /// Removes the view a time-range read built (call after reading).
-    public func removeView() {
-        try? FileManager.default.removeItem(atPath: entry + "/view-\(getpid())")
     }
 
     // MARK: Cache entry

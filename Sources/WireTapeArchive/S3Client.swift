@@ -219,6 +219,10 @@ public final class S3Client: Sendable {
         }
     }
 
+    private struct ClosedEarly: Error, CustomStringConvertible {
+        var description: String { "the store closed the connection before the response ended" }
+    }
+
     private struct Timeout: Error, CustomStringConvertible {
         var after: Duration
         var description: String { "no answer within \(after)" }
@@ -266,7 +270,7 @@ public final class S3Client: Sendable {
                 }
             }
             if isHead && response.headers.first(name: "content-length") != nil { return response }
-            throw ArchiveError(.network, "\(endpoint) closed the connection before the response ended")
+            throw ClosedEarly()
         }
     }
 
