@@ -81,7 +81,8 @@ public struct Archiver: Sendable {
         for o in try await client.list(bucket: bucket, prefix: location.key(ArchiveManifest.segmentsFolder)) { remote[o.key] = o }
 
         // 1. Segments, in parallel, each verified after upload.
-        let results = try await uploadSegments(sealed, directory: directory, remote: remote, progress: progress)
+        let results = try await uploadSegments(
+            sealed, directory: directory, remote: remote, archived: previous?.segments ?? [], progress: progress)
         var entries: [String: ArchiveManifest.Segment] = [:]
         for p in previous?.segments ?? [] { entries[p.name] = p }
         for r in results {
@@ -122,8 +123,10 @@ public struct Archiver: Sendable {
     private struct SegmentResult: Sendable { var entry: ArchiveManifest.Segment; var uploaded: Bool }
 
     private func uploadSegments(
-        _ sealed: [SealedSegment], directory: String, remote: [String: S3Object], progress: @escaping @Sendable (String) -> Void
+        _ sealed: [SealedSegment], directory: String, remote: [String: S3Object], archived: [ArchiveManifest.Segment],
+        progress: @escaping @Sendable (String) -> Void
     ) async throws(ArchiveError) -> [SegmentResult] {
+        let known = Dictionary(archived.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         do {
             return try await withThrowingTaskGroup(of: SegmentResult.self) { group in
                 var results: [SegmentResult] = []
@@ -131,7 +134,14 @@ public struct Archiver: Sendable {
                 func start() {
                     let s = sealed[next]
                     next += 1
-                    group.addTask { try await self.archiveSegment(s, directory: directory, existing: remote[self.location.key(ArchiveManifest.segmentsFolder + s.name)], progress: progress) }
+                    let existing = remote[self.location.key(ArchiveManifest.segmentsFolder + s.name)]
+                    // Already published: the manifest names it with this size and the store
+                    // holds that very object (sealed segments never change), so no re-hash.
+                    if let k = known[s.name], k.size == s.size, let o = existing, o.size == k.size, o.etag == k.md5 {
+                        group.addTask { SegmentResult(entry: k, uploaded: false) }
+                        return
+                    }
+                    group.addTask { try await self.archiveSegment(s, directory: directory, existing: existing, progress: progress) }
                 }
                 while next < sealed.count && next < parallelism { start() }
                 while let r = try await group.next() {

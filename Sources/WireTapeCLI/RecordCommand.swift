@@ -1,4 +1,5 @@
 import ArgumentParser
+import WireTapeArchive
 import Synchronization
 import WireTapeCore
 import WireTapeJournal
@@ -69,6 +70,11 @@ public struct RecordCommand: AsyncParsableCommand {
 
     @Flag(help: "No status output.")
     var quiet = false
+
+    @Option(help: ArgumentHelp("Upload segments to s3://BUCKET/PREFIX in the background as they seal (see `wiretape archive`).", valueName: "URL"))
+    var archive: String?
+
+    @OptionGroup var s3: S3Options
 
     /// Creates the command (used by the argument parser).
     public init() {}
@@ -144,9 +150,19 @@ public struct RecordCommand: AsyncParsableCommand {
             mode: quiet ? .quiet : (RecordStatus.stderrIsTerminal ? .live : .lines),
             url: rules.redact(url: request.url.description), journal: journal,
             scrubber: rules.scrubber(url: url, headers: request.headers))
+        // --archive: passes off the live path; a last pass after the close seals the last segment.
+        let uploader = try archive.map {
+            BackgroundArchiver(archiver: Archiver(client: try s3.client(), location: try S3Location(parsing: $0)), directory: journal) { status.note($0) }
+        }
+        let uploading = uploader.map { u in Task { await u.run(clock: ContinuousClock()) } }
         let outcome = await RecordSession(
             request: request, messages: messages, count: count, duration: duration, config: connection.reconnectConfig()
         ).run(recorder: recorder, leaf: NIOConnector(), status: status)
+        if let uploader, let uploading {
+            uploading.cancel()
+            await uploading.value
+            if await !uploader.pass() { StandardOutput.warn("archive: \(uploader.backlog) sealed segment(s) not uploaded; run `wiretape archive \(journal) --to \(archive!)`") }
+        }
         if let failure = outcome.failure {
             StandardOutput.warn(status.scrubber.scrub(failure))
             throw ExitCode(1)

@@ -219,4 +219,25 @@ import WireTapeTestSupport
         #expect(again.status == 0 && again.stdout.contains("\(sealed.count) segments archived") && again.stdout.contains("nothing new"), "\(again.stdout)")
         #expect(try run(["cat", "s3://wt-prune/j"], s, cache: cache).stdout == before)
     }
+
+    @Test(.enabled(if: enabled, Comment(rawValue: SeaweedS3.unavailable ?? "")))
+    func recordArchiveUploadsSegmentsAsTheySealAndTheLastOneAtTheEnd() async throws {
+        guard let s = try store() else { return }
+        let peer = try PythonPeer()
+        let dir = tempDir(), cache = tempDir()
+        try await client(s).createBucket("wt-record")
+        let rec = try run([
+            "record", peer.url("/flood?n=3000&size=300&hold=1"), "--journal", dir + "/j", "--count", "3000",
+            "--segment-size", "64K", "--archive", "s3://wt-record/live", "--quiet",
+        ], s, cache: cache)
+        #expect(rec.status == 0, "\(rec.stderr)")
+        #expect(!(rec.stdout + rec.stderr).contains(SeaweedS3.secretKey))
+        let sealed = try JournalArchiveSupport.sealedSegments(directory: dir + "/j")
+        #expect(sealed.count >= 3)
+        let m = try await RemoteJournal(location: S3Location(bucket: "wt-record", prefix: "live"), client: client(s), cacheRoot: cache).manifest()
+        #expect(m.segments.map(\.name) == sealed.map(\.name))
+        let l = try run(["cat", dir + "/j"], s, cache: cache)
+        let r = try run(["cat", "s3://wt-record/live"], s, cache: cache)
+        #expect(r.status == 0 && l.lines.count >= 3000 && l.stdout == r.stdout, "\(r.stderr)")
+    }
 }
