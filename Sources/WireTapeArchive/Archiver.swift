@@ -141,7 +141,7 @@ public struct Archiver: Sendable {
                         group.addTask { SegmentResult(entry: k, uploaded: false) }
                         return
                     }
-                    group.addTask { try await self.archiveSegment(s, directory: directory, existing: existing, progress: progress) }
+                    group.addTask { try await self.archiveSegment(s, directory: directory, existing: existing, published: known[s.name], progress: progress) }
                 }
                 while next < sealed.count && next < parallelism { start() }
                 while let r = try await group.next() {
@@ -158,10 +158,17 @@ public struct Archiver: Sendable {
     }
 
     private func archiveSegment(
-        _ s: SealedSegment, directory: String, existing: S3Object?, progress: @Sendable (String) -> Void
+        _ s: SealedSegment, directory: String, existing: S3Object?, published: ArchiveManifest.Segment?, progress: @Sendable (String) -> Void
     ) async throws(ArchiveError) -> SegmentResult {
         let path = directory + "/" + s.name
         let (md5, sha) = try Self.digests(path: path, size: s.size)
+        if let published, published.size != s.size || published.md5 != md5.hex {
+            // Sealed segments never change: a different one under the same name is another journal.
+            throw ArchiveError(
+                .invalidArgument,
+                "\(location) already holds a different \(s.name) (another journal was archived there); archive \(directory) to another prefix",
+                endpoint: "\(client.configuration.endpoint)", bucket: location.bucket)
+        }
         let entry = ArchiveManifest.Segment(
             name: s.name, size: s.size, md5: md5.hex, first_seq: s.firstSeq, last_seq: s.lastSeq, blocks: s.blockCount, records: s.recordCount)
         let key = location.key(ArchiveManifest.segmentsFolder + s.name)

@@ -89,6 +89,11 @@ import WireTapeTestSupport
         let rr = try run(["cat", "--from", from, "--to", to, remote], s, cache: cache + "-cold")
         #expect(lr.stdout == rr.stdout && lr.lines.count == 31, "\(rr.stderr)")
 
+        // Another journal under the same prefix is refused, not mixed in.
+        try writeJournal(dir + "/other", frames: 500, segmentBytes: 32 << 10)
+        let other = try run(["archive", dir + "/other", "--to", remote], s, cache: cache)
+        #expect(other.status != 0 && other.stderr.contains("another journal"), "\(other.stderr)")
+
         let ls = try run(["ls", "s3://wt-round", "--json"], s, cache: cache)
         let entry = try #require(ls.lines.first)
         #expect(entry["location"] as? String == remote)
