@@ -73,7 +73,7 @@ public final class SeaweedS3: @unchecked Sendable {
             "-master.port=\(ports[0])", "-master.port.grpc=\(ports[1])", "-volume.port=\(ports[2])", "-volume.port.grpc=\(ports[3])",
             "-filer.port=\(ports[4])", "-filer.port.grpc=\(ports[5])",
             "-s3", "-s3.port=\(ports[6])", "-s3.port.grpc=\(ports[7])", "-s3.config=\(dataDirectory)/s3.json",
-            "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.volumeSizeLimitMB=64", "-volume.max=16",
+            "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.volumeSizeLimitMB=64", "-volume.max=100",
         ]
         let log = FileManager.default.createFile(atPath: dataDirectory + "/weed.log", contents: nil)
             ? FileHandle(forWritingAtPath: dataDirectory + "/weed.log") : nil

@@ -27,7 +27,7 @@ mkdir "$work/data"
 "$weed" server -ip=127.0.0.1 -ip.bind=127.0.0.1 -dir="$work/data" \
   -master.port="${ports[0]}" -master.port.grpc="${ports[1]}" -volume.port="${ports[2]}" -volume.port.grpc="${ports[3]}" \
   -filer.port="${ports[4]}" -filer.port.grpc="${ports[5]}" -s3 -s3.port="${ports[6]}" -s3.port.grpc="${ports[7]}" \
-  -s3.config="$work/s3.json" -s3.port.iceberg=0 -s3.port.lance=0 -master.volumeSizeLimitMB=64 -volume.max=8 >"$work/weed.log" 2>&1 &
+  -s3.config="$work/s3.json" -s3.port.iceberg=0 -s3.port.lance=0 -master.volumeSizeLimitMB=64 -volume.max=100 >"$work/weed.log" 2>&1 &
 pid=$!
 disown "$pid"
 export AWS_ENDPOINT_URL="http://127.0.0.1:${ports[6]}" AWS_ACCESS_KEY_ID=CIKEY AWS_SECRET_ACCESS_KEY="$secret" AWS_REGION=us-east-1
