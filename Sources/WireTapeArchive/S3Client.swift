@@ -48,8 +48,14 @@ public final class S3Client: Sendable {
         self.clock = clock
         self.now = now
         if configuration.endpoint.tls {
-            do { sslContext = try NIOSSLContext(configuration: .makeClientConfiguration()) } catch {
-                throw ArchiveError(.network, "cannot set up TLS for \(configuration.endpoint): \(error)", endpoint: "\(configuration.endpoint)")
+            var tls = TLSConfiguration.makeClientConfiguration()
+            do {
+                if let bundle = configuration.caBundle {
+                    tls.additionalTrustRoots = [.certificates(try NIOSSLCertificate.fromPEMFile(bundle))]
+                }
+                sslContext = try NIOSSLContext(configuration: tls)
+            } catch {
+                throw ArchiveError(.network, "cannot set up TLS for \(configuration.endpoint) (AWS_CA_BUNDLE \(configuration.caBundle ?? "unset")): \(error)", endpoint: "\(configuration.endpoint)")
             }
         } else {
             sslContext = nil
@@ -248,7 +254,10 @@ public final class S3Client: Sendable {
             .connect(host: endpoint.host, port: endpoint.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
-                    if let ssl { try sync.addHandler(NIOSSLClientHandler(context: ssl, serverHostname: endpoint.host)) }
+                    // SNI takes a name, never an address (a store reached by IP gets none).
+                    let isAddress = endpoint.host.contains(":") || endpoint.host.split(separator: ".").count == 4
+                        && endpoint.host.split(separator: ".").allSatisfy { UInt8($0) != nil }
+                    if let ssl { try sync.addHandler(NIOSSLClientHandler(context: ssl, serverHostname: isAddress ? nil : endpoint.host)) }
                     try sync.addHTTPClientHandlers()
                     return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
                 }

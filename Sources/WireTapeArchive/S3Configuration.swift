@@ -1,6 +1,6 @@
 /// Where an S3-compatible store is and how to sign for it: from the standard AWS environment
 /// variables (`AWS_ENDPOINT_URL`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
-/// `AWS_SESSION_TOKEN`) and `--endpoint`. Requests use path-style addressing
+/// `AWS_SESSION_TOKEN`, `AWS_CA_BUNDLE`) and `--endpoint`. Requests use path-style addressing
 /// (`ENDPOINT/BUCKET/KEY`), which every S3-compatible store and AWS S3 accept.
 public struct S3Configuration: Sendable, CustomStringConvertible {
     /// The endpoint: `http` or `https`, a host and a port.
@@ -52,12 +52,16 @@ public struct S3Configuration: Sendable, CustomStringConvertible {
     public var region: String
     /// The credentials; nil when none were given (requests are then refused before sending).
     public var credentials: S3Credentials?
+    /// A PEM file of extra certificate authorities to trust for `https` (`AWS_CA_BUNDLE`),
+    /// for a store behind a private CA; the system's roots are trusted either way.
+    public var caBundle: String?
 
     /// Creates a configuration.
-    public init(endpoint: Endpoint, region: String, credentials: S3Credentials?) {
+    public init(endpoint: Endpoint, region: String, credentials: S3Credentials?, caBundle: String? = nil) {
         self.endpoint = endpoint
         self.region = region
         self.credentials = credentials
+        self.caBundle = caBundle
     }
 
     /// Reads the configuration from `environment`; `endpoint` (from `--endpoint`) wins over
@@ -71,7 +75,7 @@ public struct S3Configuration: Sendable, CustomStringConvertible {
         if let id = value("AWS_ACCESS_KEY_ID"), let secret = value("AWS_SECRET_ACCESS_KEY") {
             credentials = S3Credentials(accessKeyID: id, secretAccessKey: secret, sessionToken: value("AWS_SESSION_TOKEN"))
         }
-        return S3Configuration(endpoint: try Endpoint(parsing: url), region: region, credentials: credentials)
+        return S3Configuration(endpoint: try Endpoint(parsing: url), region: region, credentials: credentials, caBundle: value("AWS_CA_BUNDLE"))
     }
 
     /// The endpoint, the region and the access key id; never the secret.

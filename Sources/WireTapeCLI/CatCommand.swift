@@ -41,6 +41,7 @@ public struct CatCommand: AsyncParsableCommand {
 
     public func validate() throws {
         if let d = direction, FrameDirection(rawValue: d) == nil { throw ValidationError("--direction must be in or out, not \"\(d)\"") }
+        if follow && journal.isRemote { throw ValidationError("--follow waits for a recorder's new records; an archived journal (\(journal.directory)) does not grow") }
     }
 
     var filter: RecordFilter {

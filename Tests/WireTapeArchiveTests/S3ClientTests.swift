@@ -63,6 +63,26 @@ import WireTapeTestSupport
         }
     }
 
+    @Test(.enabled(if: SeaweedS3.unavailable == nil || requireAll, Comment(rawValue: SeaweedS3.unavailable ?? "")))
+    func httpsThroughNIOSSLWithAPrivateCA() async throws {
+        guard SeaweedS3.unavailable == nil else { _ = try store(); return }
+        let s = try SeaweedS3(tls: (try TestCertificates.path("server.pem"), try TestCertificates.path("server.key")))
+        var env = s.environment
+        env["AWS_ENDPOINT_URL"] = s.tlsEndpoint
+        env["AWS_CA_BUNDLE"] = try TestCertificates.path("ca.pem")
+        let c = try S3Client(configuration: S3Configuration.from(environment: env), requestTimeout: .seconds(60))
+        try await c.createBucket("wt-tls")
+        let bytes = Array("over TLS, signed with libcrypto, encrypted by BoringSSL".utf8)
+        try await c.put(bucket: "wt-tls", key: "k", bytes: bytes)
+        #expect(try await c.get(bucket: "wt-tls", key: "k", range: 0..<8) == Array(bytes[0..<8]))
+        // Without the CA the certificate is refused: TLS really is in the path.
+        env["AWS_CA_BUNDLE"] = nil
+        let untrusting = try S3Client(configuration: S3Configuration.from(environment: env), requestTimeout: .seconds(60))
+        do { _ = try await untrusting.head(bucket: "wt-tls", key: "k"); Issue.record("an untrusted certificate was accepted") } catch let e {
+            #expect(e.code == .network && e.message.contains("wt-tls"))
+        }
+    }
+
     @Test func unreachableStoreIsANetworkError() async throws {
         // Port 1 on loopback: nothing listens there.
         let config = try S3Configuration.from(environment: ["AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "secret-xyz"], endpoint: "http://127.0.0.1:1")

