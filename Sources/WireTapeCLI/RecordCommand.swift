@@ -1,6 +1,6 @@
 import ArgumentParser
-import WireTapeArchive
 import Synchronization
+import WireTapeArchive
 import WireTapeCore
 import WireTapeJournal
 import WireTapeNIO
