@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "WireTapeRecorder", targets: ["WireTapeRecorder"]),
         .library(name: "WireTapeReport", targets: ["WireTapeReport"]),
         .library(name: "WireTapeReplay", targets: ["WireTapeReplay"]),
+        .library(name: "WireTapeArchive", targets: ["WireTapeArchive"]),
         .executable(name: "wiretape", targets: ["wiretape"]),
     ],
     dependencies: [
@@ -38,6 +39,11 @@ let package = Package(
         .systemLibrary(
             name: "CSQLite", pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]),
+        // SHA-256, HMAC and MD5 for S3 request signing (Debian: libssl-dev). NIOSSL's bundled
+        // BoringSSL prefixes its symbols, so the two libraries do not clash.
+        .systemLibrary(
+            name: "CCrypto", pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]),
 
         // The contract: no dependencies beyond the standard library.
         .target(name: "WireTapeCore"),
@@ -69,6 +75,16 @@ let package = Package(
         .target(name: "WireTapeReport", dependencies: ["WireTapeCore", "WireTapeJournal"]),
         // The replayer: a WSConnector over a journal (pacing, outbound checks, mutations).
         .target(name: "WireTapeReplay", dependencies: ["WireTapeCore", "WireTapeJournal", "WireTapeMock"]),
+        // Journals in S3-compatible object storage: SigV4 signer, S3 client, archiver, remote reader.
+        .target(
+            name: "WireTapeArchive",
+            dependencies: [
+                "WireTapeCore", "WireTapeJournal", "CCrypto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]),
         // Hardware CRC-32C (SSE4.2) for the journal's checksums; software fallback in Swift.
         .target(name: "CCRC32C"),
 
@@ -76,7 +92,7 @@ let package = Package(
         .target(
             name: "WireTapeCLI",
             dependencies: [
-                "WireTapeCore", "WireTapeNIO", "WireTapeResilience", "WireTapeJournal", "WireTapeRecorder", "WireTapeReport", "WireTapeReplay",
+                "WireTapeCore", "WireTapeNIO", "WireTapeResilience", "WireTapeJournal", "WireTapeRecorder", "WireTapeReport", "WireTapeReplay", "WireTapeArchive",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -159,6 +175,11 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ]),
         .testTarget(
-            name: "WireTapeCLITests", dependencies: ["WireTapeCLI", "WireTapeCore", "WireTapeReport", "WireTapeTestSupport"]),
+            name: "WireTapeCLITests",
+            dependencies: ["WireTapeCLI", "WireTapeCore", "WireTapeReport", "WireTapeArchive", "WireTapeJournal", "WireTapeTestSupport"]),
+        .testTarget(
+            name: "WireTapeArchiveTests",
+            dependencies: ["WireTapeArchive", "WireTapeJournal", "WireTapeCore", "WireTapeTestSupport"],
+            exclude: ["Fixtures"]),
     ]
 )

@@ -36,7 +36,7 @@ public struct AnnotateCommand: AsyncParsableCommand {
     }
 
     public func run() async throws {
-        let dir = journal.directory
+        let dir = try journal.writable()
         let summary: JournalSummary
         switch Result(catching: { () throws(JournalError) in try JournalSummary.load(directory: dir) }) {
         case .success(let s): summary = s

@@ -41,6 +41,7 @@ public struct CatCommand: AsyncParsableCommand {
 
     public func validate() throws {
         if let d = direction, FrameDirection(rawValue: d) == nil { throw ValidationError("--direction must be in or out, not \"\(d)\"") }
+        if follow && journal.isRemote { throw ValidationError("--follow waits for a recorder's new records; an archived journal (\(journal.directory)) does not grow") }
     }
 
     var filter: RecordFilter {
@@ -67,7 +68,8 @@ public struct CatCommand: AsyncParsableCommand {
     }
 
     public func run() async throws {
-        let directory = journal.directory
+        let directory = try await journal.readable(
+            range.fromWall != nil || range.toWall != nil ? .timeRange(from: range.fromWall, to: range.toWall) : .everything)
         let sink = JournalOutput.current
         let out = OutputBuffer(sink)
         let cursor = try JournalCursor(
@@ -125,7 +127,7 @@ public struct CatCommand: AsyncParsableCommand {
             sink.warn("warning: \(cursor.problemCount - reported) more problems not listed")
         }
         if cursor.problemCount > 0 {
-            sink.warn("warning: the journal is damaged; what is readable was printed. Run `wiretape verify \(directory)` for a full report.")
+            sink.warn("warning: the journal is damaged; what is readable was printed. Run `wiretape verify \(journal.directory)` for a full report.")
         }
     }
 

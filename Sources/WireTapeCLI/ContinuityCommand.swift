@@ -37,9 +37,10 @@ public struct ContinuityCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let spec = try sequence.spec()!
-        let total = (try? JournalSummary.load(directory: journal.directory).blocks).map(UInt64.init)
+        let directory = try await journal.readable()
+        let total = (try? JournalSummary.load(directory: directory).blocks).map(UInt64.init)
         let progress = Progress(label: "continuity", unit: "blocks", total: total)
-        let c = try ContinuityScan.run(directory: journal.directory, spec: spec, fromWall: range.fromWall, toWall: range.toWall) {
+        let c = try ContinuityScan.run(directory: directory, spec: spec, fromWall: range.fromWall, toWall: range.toWall) {
             progress.update(done: $0)
         }
         progress.finish()

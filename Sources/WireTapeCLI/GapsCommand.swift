@@ -16,7 +16,7 @@ public struct GapsCommand: AsyncParsableCommand {
     public init() {}
 
     public func run() async throws {
-        let directory = journal.directory
+        let directory = try await journal.readable(.summary)
         let out = JournalOutput.current
         let gaps = try JournalGap.find(directory: directory, minDurationSeconds: minDuration)
         for g in gaps {

@@ -34,7 +34,7 @@ public struct ImportCommand: AsyncParsableCommand {
     public init() {}
 
     public func run() async throws {
-        let directory = journal.directory
+        let directory = try journal.writable()
         let fd: Int32 = input == "-" ? 0 : open(input, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw CommandError(.io, "cannot open \(input): \(String(cString: strerror(errno)))") }
         defer { if fd != 0 { close(fd) } }

@@ -14,13 +14,13 @@ public struct InfoCommand: AsyncParsableCommand {
     public init() {}
 
     public func run() async throws {
-        let directory = journal.directory
+        let directory = try await journal.readable(.summary)
         let out = JournalOutput.current
         let s = try JournalSummary.load(directory: directory)
         let total = s.kinds.total
         if json {
             var l = JSONLine()
-            l.add("directory", directory)
+            l.add("directory", journal.directory)
             l.add("segments", s.segments)
             l.add("sealed_segments", s.sealedSegments)
             l.add("blocks", s.blocks)
@@ -54,7 +54,7 @@ public struct InfoCommand: AsyncParsableCommand {
             out.line(l.finish())
             return
         }
-        out.line("journal      \(directory)")
+        out.line("journal      \(journal.directory)")
         out.line("segments     \(s.segments) (\(s.sealedSegments) sealed), \(s.blocks) blocks, \(s.diskBytes) bytes on disk")
         if let a = s.firstWall, let b = s.lastWall {
             out.line("time span    \(JournalTime.format(a)) .. \(JournalTime.format(b)) (\(formatDuration(Double(UInt64(bitPattern: b &- a)) / 1e9)))")

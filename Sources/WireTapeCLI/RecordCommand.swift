@@ -1,4 +1,5 @@
 import ArgumentParser
+import WireTapeArchive
 import WireTapeCore
 import WireTapeJournal
 import WireTapeNIO
@@ -77,6 +78,11 @@ public struct RecordCommand: AsyncParsableCommand {
 
     @Flag(help: "No status output.")
     var quiet = false
+
+    @Option(help: ArgumentHelp("Upload segments to s3://BUCKET/PREFIX in the background as they seal (see `wiretape archive`).", valueName: "URL"))
+    var archive: String?
+
+    @OptionGroup var s3: S3Options
 
     /// Creates the command (used by the argument parser).
     public init() {}
@@ -188,6 +194,12 @@ public struct RecordCommand: AsyncParsableCommand {
         do { request = try connection.request(url: url) } catch {
             return RecordSession.Outcome(reason: "bad request", failure: "\(error)", stats: RecorderStats())
         }
+        let archiver: Archiver?
+        do {
+            archiver = try archive.map { Archiver(client: try s3.client(), location: try S3Location(parsing: $0)) }
+        } catch {
+            return RecordSession.Outcome(reason: "bad options", failure: "--archive: \(error)", stats: RecorderStats())
+        }
         let rules = redactionRules()
         var options = RecorderOptions()
         options.redaction = rules
@@ -203,9 +215,19 @@ public struct RecordCommand: AsyncParsableCommand {
         let status = RecordStatus(
             mode: mode, url: rules.redact(url: request.url.description), journal: journal,
             scrubber: rules.scrubber(url: url, headers: request.headers), feed: board.map { (feed, $0.0, $0.row) })
+        // --archive: passes off the live path; a last pass after the close uploads the last segment.
+        let uploader = archiver.map { BackgroundArchiver(archiver: $0, directory: journal) { status.note($0) } }
+        let uploading = uploader.map { u in Task { await u.run(clock: ContinuousClock()) } }
         var outcome = await RecordSession(
             request: request, messages: messages, count: count, duration: duration, config: connection.reconnectConfig()
         ).run(recorder: recorder, leaf: NIOConnector(), status: status, stops: stops, metrics: metrics.map { ($0, feed) })
+        if let uploader, let uploading, let archive {
+            uploading.cancel()
+            await uploading.value
+            if await !uploader.pass() {
+                StandardOutput.warn("archive: \(uploader.backlog) sealed segment(s) not uploaded; run `wiretape archive \(journal) --to \(archive)`")
+            }
+        }
         outcome.failure = outcome.failure.map(status.scrubber.scrub)
         return outcome
     }

@@ -11,7 +11,7 @@ public struct ReindexCommand: AsyncParsableCommand {
     public init() {}
 
     public func run() async throws {
-        let directory = journal.directory
+        let directory = try journal.writable()
         let report = try Progress.segmentScan("reindex").run { p throws(JournalError) in
             try JournalMaintenance.reindex(directory: directory, progress: p)
         }

@@ -12,7 +12,7 @@ public struct RepairCommand: AsyncParsableCommand {
     public init() {}
 
     public func run() async throws {
-        let directory = journal.directory
+        let directory = try journal.writable()
         let report = try Progress.segmentScan("repair").run { p throws(JournalError) in
             try JournalMaintenance.repair(directory: directory, progress: p)
         }

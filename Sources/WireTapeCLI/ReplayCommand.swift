@@ -69,7 +69,7 @@ public struct ReplayCommand: AsyncParsableCommand {
 
     /// Replays and prints until the end of the recording.
     public func run() async throws {
-        let replay = try playback.connector(directory: journal.directory, silenceEnd: reconnect ? .whenClosed : .atRecordedEnd)
+        let replay = try playback.connector(directory: try await journal.readable(), silenceEnd: reconnect ? .whenClosed : .atRecordedEnd)
         let out = ReplayPrinter(format: format)
         let session = ReplaySession(messages: messages, out: out)
         let final: LifecycleSnapshot

@@ -47,7 +47,7 @@ public struct ReportCommand: AsyncParsableCommand {
         options.excerptBytes = excerptBytes
         options.continuity = try sequence.spec()
         let progress = Progress(label: "report", unit: "blocks", total: nil)
-        let report = try ReportBuilder.build(directory: journal.directory, options: options) { done, total in
+        let report = try ReportBuilder.build(directory: try await journal.readable(), options: options) { done, total in
             progress.setTotal(total)
             progress.update(done: done)
         }

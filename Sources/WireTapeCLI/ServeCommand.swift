@@ -59,7 +59,7 @@ public struct ServeCommand: AsyncParsableCommand {
 
     /// Serves until the recording is exhausted (or, with `--loop`, until SIGINT/SIGTERM).
     public func run() async throws {
-        let directory = journal.directory
+        let directory = try await journal.readable()
         let playback = self.playback
         let out = JournalOutput.current
         let player = try ServePlayer(loop: loop, out: out) {

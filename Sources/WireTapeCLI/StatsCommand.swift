@@ -52,7 +52,7 @@ public struct StatsCommand: AsyncParsableCommand {
         let width = Self.parseWidth(bucket)!
         let progress = Progress(label: "stats", unit: "blocks", total: nil)
         let rows = try JournalStats.rows(
-            directory: journal.directory, fromWall: range.fromWall, toWall: range.toWall, width: width, exact: exact
+            directory: try await journal.readable(), fromWall: range.fromWall, toWall: range.toWall, width: width, exact: exact
         ) { done, total in
             progress.setTotal(total)
             progress.update(done: done)

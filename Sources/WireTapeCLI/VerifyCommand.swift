@@ -12,7 +12,7 @@ public struct VerifyCommand: AsyncParsableCommand {
     public init() {}
 
     public func run() async throws {
-        let directory = journal.directory
+        let directory = try await journal.readable()
         let out = JournalOutput.current
         let report = try Progress.segmentScan("verify").run { p throws(JournalError) in
             try JournalMaintenance.verify(directory: directory, progress: p)

@@ -14,6 +14,7 @@ public struct WireTapeCommand: AsyncParsableCommand {
             RecordCommand.self,
             ReportCommand.self, StatsCommand.self, ContinuityCommand.self, AnnotateCommand.self,
             ReplayCommand.self, ServeCommand.self,
+            ArchiveCommand.self, LsCommand.self,
         ])
 
     /// Creates the command (used by the argument parser).

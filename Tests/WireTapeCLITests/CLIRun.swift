@@ -32,16 +32,16 @@ struct CLIRun {
     /// Runs the binary with `arguments`. A run that outlives `timeout` (a hang: say a broken
     /// circuit breaker that retries a 401 forever) is killed and returned with status -1 and
     /// a note on stderr, so the test fails instead of hanging the suite. The bound is a safety
-    /// net, never a timing assertion.
-    static func wiretape(_ arguments: [String], timeout: Duration = .seconds(120)) throws -> CLIRun {
-        try start(arguments, timeout: timeout).wait()
+    /// net, never a timing assertion. `environment` is added to this process's environment.
+    static func wiretape(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(120)) throws -> CLIRun {
+        try start(arguments, environment: environment, timeout: timeout).wait()
     }
 
     /// Starts the binary in the background (a server such as `serve`): read its first line with
     /// ``Background/firstLine()`` while it runs, then ``Background/wait()`` for its end. The
     /// same `timeout` safety net as ``wiretape(_:timeout:)`` applies.
-    static func start(_ arguments: [String], timeout: Duration = .seconds(120)) throws -> Background {
-        try Background(arguments, timeout: timeout)
+    static func start(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(120)) throws -> Background {
+        try Background(arguments, environment: environment, timeout: timeout)
     }
 
     /// A run of the binary in progress.
@@ -60,12 +60,13 @@ struct CLIRun {
         private let watchdog: DispatchWorkItem
         private var pending = Data()
 
-        init(_ arguments: [String], timeout: Duration) throws {
+        init(_ arguments: [String], environment: [String: String] = [:], timeout: Duration) throws {
             self.arguments = arguments
             self.timeout = timeout
             let p = process
             p.executableURL = URL(fileURLWithPath: try CLIRun.binaryPath())
             p.arguments = arguments
+            if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
             p.standardOutput = out
             p.standardError = err
             let shared = self.shared
