@@ -144,6 +144,6 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ]),
         .testTarget(
-            name: "WireTapeCLITests", dependencies: ["WireTapeCLI", "WireTapeCore", "WireTapeReport", "WireTapeTestSupport"]),
+            name: "WireTapeCLITests", dependencies: ["WireTapeCLI", "WireTapeCore", "WireTapeMock", "WireTapeReport", "WireTapeTestSupport"]),
     ]
 )
