@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+import WireTapeCLI
+
+/// `producer | wiretape import DIR -` as a user runs it: a signal ends the import cleanly
+/// (everything read is written, synced and sealed, and the count is printed), and a failure
+/// says how many records the journal holds so a re-run does not duplicate them.
+@Suite(.serialized)
+struct ImportCommandTests {
+    static func frameLine(_ i: Int) -> String {
+        #"{"type":"frame","epoch":1,"wall_ns":\#(1_700_000_000_000_000_000 + i),"mono_ns":\#(i + 1),"dir":"in","opcode":"text","data":"m\#(i)"}"#
+            + "\n"
+    }
+
+    func tempDir() -> String { NSTemporaryDirectory() + "wiretape-import-\(UUID().uuidString)" }
+
+    @Test(arguments: [SIGINT, SIGTERM])
+    func aSignalLandsEverythingReadAndSaysHowMany(_ signal: Int32) throws {
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = try CLIRun.start(["import", dir, "-"])
+        let n = 1036
+        run.write((0..<n).map(Self.frameLine).joined() + #"{"type":"fra"#)
+        // The producer stays open and silent, as a stalled `producer |` does.
+        #expect(run.waitUntilInputRead(), "the import did not read its input")
+        run.signal(signal)
+        let result = run.finish(timeout: .seconds(60))
+        run.closeInput()
+        #expect(result.status == 128 + signal, "\(result.stderr)")
+        #expect(result.stderr.contains("imported \(n) records") && result.stderr.contains("synced and sealed"), "\(result.stderr)")
+        #expect(result.stderr.contains("incomplete line"), "the partial last line is reported: \(result.stderr)")
+
+        let cat = try CLIRun.wiretape(["cat", dir, "--format", "raw"])
+        #expect(cat.stdout.split(separator: "\n").map(String.init) == (0..<n).map { "m\($0)" })
+        let verify = try CLIRun.wiretape(["verify", dir])
+        #expect(verify.status == 0 && verify.stdout.contains("\(n) records: OK"), "\(verify.stdout)\(verify.stderr)")
+        let info = try CLIRun.wiretape(["info", dir])
+        #expect(info.stdout.contains("1 (1 sealed)"), "the segment is sealed: \(info.stdout)")
+    }
+
+    @Test func aBadLineSaysWhatTheJournalHolds() throws {
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let first = try CLIRun.start(["import", dir, "-"])
+        first.write((0..<5).map(Self.frameLine).joined())
+        first.closeInput()
+        #expect(first.finish(timeout: .seconds(60)).status == 0)
+
+        let second = try CLIRun.start(["import", dir, "-"])
+        second.write((5..<8).map(Self.frameLine).joined() + "{not json}\n" + Self.frameLine(9))
+        second.closeInput()
+        let result = second.finish(timeout: .seconds(60))
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("line 4"), "\(result.stderr)")
+        #expect(result.stderr.contains("3 records of this import were appended; the journal holds 8 records (seq 1…8)"), "\(result.stderr)")
+    }
+
+    @Test func aLineOverTheCapNamesTheLineAndTheCap() throws {
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = try CLIRun.start(["import", dir, "-", "--max-line-bytes", "4096"])
+        run.write(Self.frameLine(0) + String(repeating: "z", count: 100_000) + "\n")
+        run.closeInput()
+        let result = run.finish(timeout: .seconds(60))
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("line 2") && result.stderr.contains("4096") && result.stderr.contains("--max-line-bytes"), "\(result.stderr)")
+        #expect(result.stderr.contains("the journal holds 1 records"), "\(result.stderr)")
+    }
+}
