@@ -125,7 +125,7 @@ let package = Package(
             dependencies: ["WireTapeResilience", "WireTapeMock", "WireTapeCore"]),
         .testTarget(
             name: "WireTapeResilienceIntegrationTests",
-            dependencies: ["WireTapeResilience", "WireTapeNIO", "WireTapeCore", "WireTapeTestSupport"]),
+            dependencies: ["WireTapeResilience", "WireTapeNIO", "WireTapeCore", "WireTapeMock", "WireTapeTestSupport"]),
         .testTarget(
             name: "WireTapeRecorderTests",
             dependencies: ["WireTapeRecorder", "WireTapeJournal", "WireTapeResilience", "WireTapeMock", "WireTapeCore"]),
