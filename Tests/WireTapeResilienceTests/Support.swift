@@ -36,10 +36,53 @@ struct Harness {
     }
 
     /// Waits (without sleeping) until a snapshot satisfies `predicate`, or the watch ends.
+    /// Bounded by ``safetyNet(_:sourceLocation:_:)``: on a manual clock a wrong decision
+    /// (a retried 401) waits for time that never moves, and must fail, not hang.
     @discardableResult
-    func waitFor(_ predicate: (LifecycleSnapshot) -> Bool) async -> LifecycleSnapshot {
-        for await s in connection.lifecycle.updates() where predicate(s) { return s }
-        return connection.lifecycle.current
+    func waitFor(
+        sourceLocation: SourceLocation = #_sourceLocation, _ predicate: @escaping @Sendable (LifecycleSnapshot) -> Bool
+    ) async -> LifecycleSnapshot {
+        let connection = self.connection
+        return await safetyNet("a snapshot matching the predicate", sourceLocation: sourceLocation) {
+            for await s in connection.lifecycle.updates() where predicate(s) { return s }
+            return connection.lifecycle.current
+        } ?? connection.lifecycle.current
+    }
+
+    /// The session's final snapshot (``ReconnectingConnection/waitUntilEnded()``), bounded.
+    func ended(sourceLocation: SourceLocation = #_sourceLocation) async -> LifecycleSnapshot {
+        let connection = self.connection
+        return await safetyNet("the session to end", sourceLocation: sourceLocation) { await connection.waitUntilEnded() }
+            ?? connection.lifecycle.current
+    }
+
+    /// Waits until `count` tasks sleep on the manual clock, bounded.
+    func sleepers(_ count: Int, sourceLocation: SourceLocation = #_sourceLocation) async {
+        let clock = self.clock
+        _ = await safetyNet("\(count) sleeper(s) on the clock", sourceLocation: sourceLocation) { await clock.waitForSleepers(count: count) }
+    }
+
+    /// Runs `operation` with a real-time bound that is a safety net, never a timing
+    /// assertion: past it the test records an issue, shuts the session down (so later waits
+    /// end too) and goes on; the abandoned operation is left to finish on its own.
+    func safetyNet<T: Sendable>(
+        _ what: String, within limit: Duration = .seconds(20), sourceLocation: SourceLocation = #_sourceLocation,
+        _ operation: @escaping @Sendable () async -> T
+    ) async -> T? {
+        let first = FirstResult<T>()
+        let result: T? = await withCheckedContinuation { continuation in
+            first.arm(continuation)
+            Task { first.offer(await operation()) }
+            Task {
+                try? await Task.sleep(for: limit)
+                first.offer(nil)
+            }
+        }
+        if result == nil {
+            Issue.record("no \(what) within \(limit) (the test would hang); last \(connection.lifecycle.current)", sourceLocation: sourceLocation)
+            await connection.shutdown()
+        }
+        return result
     }
 
     @discardableResult
@@ -49,9 +92,25 @@ struct Harness {
 
     /// The delay the supervisor is waiting out: waits for exactly one sleeper and returns
     /// how far in the future its deadline is.
-    func pendingDelay() async -> Duration {
-        await clock.waitForSleepers(count: 1)
-        return clock.now.duration(to: clock.nextDeadline!)
+    func pendingDelay(sourceLocation: SourceLocation = #_sourceLocation) async -> Duration {
+        await sleepers(1, sourceLocation: sourceLocation)
+        return clock.nextDeadline.map { clock.now.duration(to: $0) } ?? .zero
+    }
+}
+
+/// Resumes a continuation with the first value offered; later offers are ignored.
+final class FirstResult<T: Sendable>: Sendable {
+    private let state = Mutex<(continuation: CheckedContinuation<T?, Never>?, done: Bool)>((nil, false))
+
+    func arm(_ continuation: CheckedContinuation<T?, Never>) { state.withLock { $0.continuation = continuation } }
+
+    func offer(_ value: T?) {
+        let c = state.withLock { s -> CheckedContinuation<T?, Never>? in
+            guard !s.done else { return nil }
+            s.done = true
+            return s.continuation
+        }
+        c?.resume(returning: value)
     }
 }
 
