@@ -105,7 +105,7 @@ func fastConfig() -> ReconnectConfig {
     ReconnectConfig(
         backoff: BackoffPolicy(initial: .milliseconds(50), maximum: .milliseconds(400), minimumUptimeForReset: .seconds(1)),
         keepalive: KeepalivePolicy(idleTimeout: .seconds(30), pongTimeout: .seconds(10)),
-        rateLimit: nil, attemptTimeout: .seconds(5))
+        rateLimit: nil, attemptTimeout: .seconds(30))
 }
 
 /// ``fastConfig()`` with a 0.8 s real-time idle timeout, for the tests whose claim is that
