@@ -54,7 +54,7 @@ struct ReconnectingConnectorKeepaliveTests {
         #expect(d >= .milliseconds(500) && d <= .seconds(1))
         h.clock.advanceToNextDeadline()
         await h.waitForEpoch(2)
-        #expect(h.mock.attempts[1].at == .seconds(14) + d)
+        #expect(h.mock.attempts.dropFirst(1).first?.at == .seconds(14) + d)
         await h.connection.shutdown()
     }
 
