@@ -66,4 +66,25 @@ struct ImportCommandTests {
         #expect(result.stderr.contains("line 2") && result.stderr.contains("4096") && result.stderr.contains("--max-line-bytes"), "\(result.stderr)")
         #expect(result.stderr.contains("the journal holds 1 records"), "\(result.stderr)")
     }
+
+    /// The index stores exactly what the records hold: a text with a NUL byte (a close
+    /// reason, a message) was cut at the NUL, so a fresh journal failed `verify` and
+    /// `reindex` could not fix it.
+    @Test func textsWithNULBytesAreIndexedWhole() throws {
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = try CLIRun.start(["import", dir, "-"])
+        run.write(#"{"type":"lifecycle","state":"closed","epoch":1,"wall_ns":5,"mono_ns":5,"close_code":1011,"close_reason":"bye\u0000hidden","message":"m\u0000x"}"# + "\n")
+        run.closeInput()
+        #expect(run.finish(timeout: .seconds(60)).status == 0)
+        for step in ["after import", "after reindex"] {
+            let verify = try CLIRun.wiretape(["verify", dir])
+            #expect(verify.status == 0 && verify.stdout.contains(": OK"), "\(step): \(verify.stdout)")
+            if step == "after import" { #expect(try CLIRun.wiretape(["reindex", dir]).status == 0) }
+        }
+        let line = try CLIRun.wiretape(["cat", dir]).lines.first
+        #expect(line?["close_reason"] as? String == "bye\u{0}hidden")
+        let gaps = try CLIRun.wiretape(["gaps", dir, "--json"])
+        #expect(gaps.status == 0 && !gaps.stdout.contains("\u{0}"), "gaps escapes control characters: \(gaps.stdout)")
+    }
 }
