@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import WireTapeCore
 import WireTapeJournal
 
@@ -77,6 +78,13 @@ public struct CatCommand: AsyncParsableCommand {
     public func run() async throws {
         let directory = journal.directory
         let sink = JournalOutput.current
+        // A directory with no segment, index or lock is not a journal: say so rather than
+        // print nothing and succeed (`cat /etc`). With --follow it may be one soon.
+        if !follow, let names = try? FileManager.default.contentsOfDirectory(atPath: directory),
+            !names.contains(where: { ($0.hasPrefix("seg-") && $0.hasSuffix(".wtj")) || $0 == "index.sqlite" || $0 == "writer.lock" })
+        {
+            throw CommandError(.io, "notAJournal: \(directory) holds no journal (no segment and no index)")
+        }
         let missing = Self.missingSegments(directory)
         if strict, let first = missing.first {
             throw CommandError(.io, "\(first) (--strict; \(missing.count) segment(s) missing, run `wiretape verify \(directory)`)")

@@ -268,6 +268,7 @@ public final class JournalCursor {
                     // A symlink or FIFO where a segment should be: damage like any other, so
                     // a lenient reader goes on with the next segment instead of aborting.
                     try damage(JournalProblem(code: error.code, path: joinPath(directory, name), offset: 0, message: error.message + "; skipped"))
+                    lastOpened = name  // passed, so a refresh of the listing does not return to it
                     segmentIndex += 1
                     continue
                 }
