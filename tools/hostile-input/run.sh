@@ -87,9 +87,11 @@ check "a huge line over the cap" 1 "line 1: longer than" -- "head -c $big /dev/z
 check "an endless line" 1 "longer than" -- "yes | tr -d '\\n' | $B import $work/h2 - --max-line-bytes 4000000"
 check "wall_ns past Int64" 1 "wall_ns" -- "echo '{\"type\":\"annotation\",\"wall_ns\":9223372036854775808,\"mono_ns\":1,\"epoch\":0,\"text\":\"x\"}' | $B import $work/n1 -"
 check "seq past UInt64" 1 "seq" -- "echo '{\"type\":\"annotation\",\"seq\":18446744073709551616,\"wall_ns\":1,\"mono_ns\":1,\"epoch\":0,\"text\":\"x\"}' | $B import $work/n2 -"
+mkfifo "$work/s1.in"
 check "SIGTERM on a stalled producer" 143 "SIGTERM: imported 1 records" -- "
-  (echo '{\"type\":\"annotation\",\"wall_ns\":1,\"mono_ns\":1,\"epoch\":0,\"text\":\"x\"}'; sleep 60) | $B import $work/s1 - & p=\$!
-  sleep 1; kill -TERM \$p; wait \$p"
+  (echo '{\"type\":\"annotation\",\"wall_ns\":1,\"mono_ns\":1,\"epoch\":0,\"text\":\"x\"}'; exec sleep 60) >$work/s1.in & prod=\$!
+  $B import $work/s1 - <$work/s1.in & p=\$!
+  sleep 1; kill -TERM \$p; wait \$p; rc=\$?; kill \$prod; exit \$rc"
 
 # --- Escape sequences in payloads reach no terminal raw.
 printf '%s\n' '{"type":"annotation","wall_ns":1,"mono_ns":1,"epoch":0,"text":"\u001b]0;pwned\u0007\u001b[2J"}' \
