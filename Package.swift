@@ -122,7 +122,7 @@ let package = Package(
         .testTarget(name: "WireTapeMockTests", dependencies: ["WireTapeMock", "WireTapeCore"]),
         .testTarget(
             name: "WireTapeResilienceTests",
-            dependencies: ["WireTapeResilience", "WireTapeMock", "WireTapeCore"]),
+            dependencies: ["WireTapeResilience", "WireTapeMock", "WireTapeCore", "WireTapeTestSupport"]),
         .testTarget(
             name: "WireTapeResilienceIntegrationTests",
             dependencies: ["WireTapeResilience", "WireTapeNIO", "WireTapeCore", "WireTapeMock", "WireTapeTestSupport"]),

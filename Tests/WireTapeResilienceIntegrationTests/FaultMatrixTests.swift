@@ -130,22 +130,12 @@ func expectError(
 }
 
 /// Runs `operation`; false (and an issue) when it did not finish within `limit` — a safety
-/// net against a hang, never a timing assertion.
+/// net against a hang, never a timing assertion (``firstWithin(_:_:)``: a stuck wait is
+/// abandoned, not awaited).
 func bounded(_ what: String, within limit: Duration = .seconds(20), _ operation: @escaping @Sendable () async -> Void) async -> Bool {
-    await withTaskGroup(of: Bool.self) { group in
-        group.addTask {
-            await operation()
-            return true
-        }
-        group.addTask {
-            try? await Task.sleep(for: limit)
-            return false
-        }
-        let first = await group.next()!
-        group.cancelAll()
-        if !first { Issue.record("timed out waiting for \(what)") }
-        return first
-    }
+    let finished = await firstWithin(limit) { await operation(); return true } ?? false
+    if !finished { Issue.record("timed out waiting for \(what)") }
+    return finished
 }
 
 /// A blackholed connection on a manual clock: steps virtual time one deadline at a time
@@ -185,20 +175,12 @@ func waitFor(
     _ connection: ReconnectingConnection, within limit: Duration = .seconds(20),
     _ what: String, _ predicate: @escaping @Sendable (LifecycleSnapshot) -> Bool
 ) async -> LifecycleSnapshot? {
-    await withTaskGroup(of: LifecycleSnapshot?.self) { group in
-        group.addTask {
-            for await s in connection.lifecycle.updates() where predicate(s) { return s }
-            return nil
-        }
-        group.addTask {
-            try? await Task.sleep(for: limit)
-            return nil
-        }
-        let first = await group.next()!
-        group.cancelAll()
-        if first == nil { Issue.record("timed out waiting for: \(what); last \(connection.snapshot)") }
-        return first
-    }
+    let found = await firstWithin(limit) { () -> LifecycleSnapshot? in
+        for await s in connection.lifecycle.updates() where predicate(s) { return s }
+        return nil
+    } ?? nil
+    if found == nil { Issue.record("timed out waiting for: \(what); last \(connection.snapshot)") }
+    return found
 }
 
 @Suite("Fault matrix: NIOConnector through fault-proxy", .serialized, .timeLimit(.minutes(2)))

@@ -3,6 +3,7 @@ import Testing
 import WireTapeCore
 import WireTapeMock
 @testable import WireTapeResilience
+import WireTapeTestSupport
 
 let testURL = try! WSURL("ws://mock.test/feed")
 
@@ -23,7 +24,7 @@ func quietConfig(
 struct Harness {
     let clock = ManualClock()
     /// Set when a safety net gave up: later waits of the same (failed) test give up at once.
-    private let gaveUp = FirstResult<Bool>()
+    private let gaveUp = Tripwire()
     let mock: MockConnector
     let connection: ReconnectingConnection
 
@@ -73,20 +74,11 @@ struct Harness {
         _ what: String, within limit: Duration = .seconds(20), sourceLocation: SourceLocation = #_sourceLocation,
         _ operation: @escaping @Sendable () async -> T
     ) async -> T? {
-        let first = FirstResult<T>()
-        let bound = gaveUp.isDone ? .milliseconds(100) : limit
-        let result: T? = await withCheckedContinuation { continuation in
-            first.arm(continuation)
-            Task { first.offer(await operation()) }
-            Task {
-                try? await Task.sleep(for: bound)
-                first.offer(nil)
-            }
-        }
+        let bound = gaveUp.isTripped ? .milliseconds(100) : limit
+        let result = await firstWithin(bound, operation)
         if result == nil {
             Issue.record("no \(what) within \(bound) (the test would hang); last \(connection.lifecycle.current)", sourceLocation: sourceLocation)
-            if !gaveUp.isDone {
-                gaveUp.offer(true)
+            if gaveUp.trip() {
                 let connection = self.connection
                 Task { await connection.shutdown() }
                 clock.advance(by: .seconds(3600))
@@ -108,23 +100,12 @@ struct Harness {
     }
 }
 
-/// Resumes a continuation with the first value offered; later offers are ignored.
-final class FirstResult<T: Sendable>: Sendable {
-    private let state = Mutex<(continuation: CheckedContinuation<T?, Never>?, done: Bool)>((nil, false))
-
-    func arm(_ continuation: CheckedContinuation<T?, Never>) { state.withLock { $0.continuation = continuation } }
-
-    /// Whether a value was offered.
-    var isDone: Bool { state.withLock { $0.done } }
-
-    func offer(_ value: T?) {
-        let c = state.withLock { s -> CheckedContinuation<T?, Never>? in
-            guard !s.done else { return nil }
-            s.done = true
-            return s.continuation
-        }
-        c?.resume(returning: value)
-    }
+/// Set once, by the first ``trip()``.
+final class Tripwire: Sendable {
+    private let tripped = Mutex(false)
+    var isTripped: Bool { tripped.withLock { $0 } }
+    /// Trips the wire; true the first time only.
+    func trip() -> Bool { tripped.withLock { was in defer { was = true }; return !was } }
 }
 
 final class CountingAuth: AuthSource {
