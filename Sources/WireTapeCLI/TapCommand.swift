@@ -18,7 +18,8 @@ public struct TapCommand: AsyncParsableCommand {
             carries close_code and close_reason, or error and message.
 
             Exit status: 0 when the server closes with 1000/1001 or --count/--duration is reached; \
-            1 otherwise, with a one-line error on stderr.
+            1 otherwise, with a one-line error on stderr. A --send message that cannot be sent is a \
+            warning on stderr, is not printed as sent, and makes the exit status 1.
 
             With --reconnect the tap runs on the resilient stack: it reconnects with backoff after \
             every disconnect, re-sends the --send messages in each new epoch (as an adapter \
