@@ -15,7 +15,9 @@ public struct ImportCommand: AsyncParsableCommand {
             jsonl: one record per line in the JSON-lines schema (journal-format/SPEC.md §9); \
             records without "seq" get the next sequence number, frames without "dir" are inbound. \
             frames: u32 LE length | u64 LE receive time ns | payload, imported as inbound text frames \
-            of epoch 0 with wall and monotonic time both set to the receive time. \
+            of epoch 0 with wall and monotonic time both set to the receive time. URLs, messages, \
+            close reasons and headers of jsonl records are stored with credentials redacted by name \
+            (user info, secret query parameters and headers). \
             The journal directory is created when missing. A malformed line (or one longer than \
             --max-line-bytes) stops the import with its line number; records before it stay in the \
             journal. SIGINT or SIGTERM stops reading: every record read so far is written, synced \
@@ -158,12 +160,15 @@ public struct ImportCommand: AsyncParsableCommand {
             guard let line = next else { break }
             lineNo += 1
             if line.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
-            let record: JournalRecord
+            var record: JournalRecord
             do {
                 record = try RecordJSON.parse(line, nextSeq: writer.nextSeq)
             } catch let e as CommandError {
                 throw fail(e.message)
             }
+            // Lines from elsewhere (another tool's log, an old tap) may carry credentials in
+            // URLs and messages: they are stored redacted by name (frames as they are).
+            record.body = record.body.redactedByName()
             let appended = Result { () throws(JournalError) in try writer.append(record) }
             if case .failure(let e) = appended {
                 guard e.code == .invalidArgument else { throw e }

@@ -87,4 +87,26 @@ struct ImportCommandTests {
         let gaps = try CLIRun.wiretape(["gaps", dir, "--json"])
         #expect(gaps.status == 0 && !gaps.stdout.contains("\u{0}"), "gaps escapes control characters: \(gaps.stdout)")
     }
+
+    /// Records from outside carry no known secret values, so credentials in their URLs,
+    /// messages and headers are stored redacted by name.
+    @Test func credentialsInImportedRecordsAreStoredRedactedByName() throws {
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = try CLIRun.start(["import", dir, "-"])
+        run.write([
+            #"{"type":"session","phase":"start","epoch":0,"wall_ns":1,"mono_ns":1,"url":"wss://bob:pw-0815@venue/ws?listenKey=LK-4711","headers":[["Authorization","Bearer TK-4711"],["Accept","json"]]}"#,
+            #"{"type":"connect","outcome":"failed","epoch":0,"wall_ns":2,"mono_ns":2,"url":"wss://venue/ws?api_key=AK-4711","message":"refused (wss://venue/ws?api_key=AK-4711)"}"#,
+            #"{"type":"lifecycle","state":"closed","epoch":1,"wall_ns":3,"mono_ns":3,"close_code":1008,"close_reason":"bad ws://h/?token=TK-0042","message":"see https://u:pw-0815@h/x"}"#,
+        ].joined(separator: "\n") + "\n")
+        run.closeInput()
+        let imported = run.finish(timeout: .seconds(60))
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let cat = try CLIRun.wiretape(["cat", dir])
+        #expect(cat.lines.count == 3, "\(cat.stdout)\(cat.stderr)")
+        for secret in ["pw-0815", "LK-4711", "TK-4711", "AK-4711", "TK-0042"] {
+            #expect(!cat.stdout.contains(secret), "\(secret) stored: \(cat.stdout)")
+        }
+        #expect(cat.stdout.contains("<redacted>") && cat.stdout.contains(#""Accept","json""#), "\(cat.stdout)")
+    }
 }
