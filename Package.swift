@@ -153,10 +153,10 @@ let package = Package(
         .testTarget(name: "WireTapeMockTests", dependencies: ["WireTapeMock", "WireTapeCore"]),
         .testTarget(
             name: "WireTapeResilienceTests",
-            dependencies: ["WireTapeResilience", "WireTapeMock", "WireTapeCore"]),
+            dependencies: ["WireTapeResilience", "WireTapeMock", "WireTapeCore", "WireTapeTestSupport"]),
         .testTarget(
             name: "WireTapeResilienceIntegrationTests",
-            dependencies: ["WireTapeResilience", "WireTapeNIO", "WireTapeCore", "WireTapeTestSupport"]),
+            dependencies: ["WireTapeResilience", "WireTapeNIO", "WireTapeCore", "WireTapeMock", "WireTapeTestSupport"]),
         .testTarget(
             name: "WireTapeRecorderTests",
             dependencies: ["WireTapeRecorder", "WireTapeJournal", "WireTapeResilience", "WireTapeMock", "WireTapeCore"]),
@@ -176,7 +176,7 @@ let package = Package(
             ]),
         .testTarget(
             name: "WireTapeCLITests",
-            dependencies: ["WireTapeCLI", "WireTapeCore", "WireTapeReport", "WireTapeArchive", "WireTapeJournal", "WireTapeTestSupport"]),
+            dependencies: ["WireTapeCLI", "WireTapeCore", "WireTapeMock", "WireTapeReport", "WireTapeArchive", "WireTapeJournal", "WireTapeTestSupport"]),
         .testTarget(
             name: "WireTapeArchiveTests",
             dependencies: ["WireTapeArchive", "WireTapeJournal", "WireTapeCore", "WireTapeTestSupport"],

@@ -1,13 +1,22 @@
 import ArgumentParser
+import Foundation
 import WireTapeCore
 import WireTapeJournal
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `wiretape cat DIR`: prints a journal's records.
 public struct CatCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "cat",
         abstract: "Print a journal's records (JSON lines, raw payloads or a readable listing).",
-        discussion: "On a damaged journal, prints what is readable and warns on standard error.")
+        discussion: """
+            On a damaged journal, prints what is readable and warns on standard error. A segment the \
+            index lists that is gone (deleted, or a dangling symlink) is a warning naming its records; \
+            with --strict it is an error before anything is printed, as is the first damaged block.
+            """)
 
     /// Output formats.
     public enum Format: String, ExpressibleByArgument, Sendable { case jsonl, raw, pretty }
@@ -31,7 +40,7 @@ public struct CatCommand: AsyncParsableCommand {
     @Option(help: "jsonl, raw (frame payloads, one per line) or pretty.")
     var format: Format = .jsonl
 
-    @Flag(help: "Stop with an error at the first damaged block instead of skipping it.")
+    @Flag(help: "Stop with an error at the first damaged block or missing segment instead of skipping it.")
     var strict = false
 
     @Flag(help: "Keep waiting for new records (like tail -f).")
@@ -71,6 +80,18 @@ public struct CatCommand: AsyncParsableCommand {
         let directory = try await journal.readable(
             range.fromWall != nil || range.toWall != nil ? .timeRange(from: range.fromWall, to: range.toWall) : .everything)
         let sink = JournalOutput.current
+        // A directory with no segment, index or lock is not a journal: say so rather than
+        // print nothing and succeed (`cat /etc`). With --follow it may be one soon.
+        if !follow, let names = try? FileManager.default.contentsOfDirectory(atPath: directory),
+            !names.contains(where: { ($0.hasPrefix("seg-") && $0.hasSuffix(".wtj")) || $0 == "index.sqlite" || $0 == "writer.lock" })
+        {
+            throw CommandError(.io, "notAJournal: \(directory) holds no journal (no segment and no index)")
+        }
+        let missing = Self.missingSegments(directory)
+        if strict, let first = missing.first {
+            throw CommandError(.io, "\(first) (--strict; \(missing.count) segment(s) missing, run `wiretape verify \(directory)`)")
+        }
+        for m in missing { sink.warn("warning: " + TerminalText.safe(m)) }
         let out = OutputBuffer(sink)
         let cursor = try JournalCursor(
             directory: directory, options: ReadOptions(filter: filter, onCorruption: strict ? .stop : .skip, follow: follow))
@@ -128,6 +149,29 @@ public struct CatCommand: AsyncParsableCommand {
         }
         if cursor.problemCount > 0 {
             sink.warn("warning: the journal is damaged; what is readable was printed. Run `wiretape verify \(journal.directory)` for a full report.")
+        }
+    }
+
+    /// The segments the index lists that are not regular files in the directory (deleted, or
+    /// symlinks — a journal never holds one), one sentence each with the records they held.
+    /// Empty when there is no index: then nothing says a segment existed (sequence gaps are
+    /// allowed, SPEC §4).
+    static func missingSegments(_ directory: String) -> [String] {
+        guard let query = try? JournalIndexQuery(directory: directory) else { return [] }
+        var listed: [(name: String, first: UInt64, last: UInt64)] = []
+        try? query.forEachBlock { row in
+            if listed.last?.name == row.segment {
+                listed[listed.count - 1].last = row.lastSeq
+            } else {
+                listed.append((row.segment, row.firstSeq, row.lastSeq))
+            }
+        }
+        return listed.compactMap { seg in
+            var st = stat()
+            let path = directory.hasSuffix("/") ? directory + seg.name : directory + "/" + seg.name
+            if lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG { return nil }
+            let what = lstat(path, &st) == 0 ? "is not a regular file" : "is missing"
+            return "segment \(seg.name) \(what): records \(seg.first)...\(seg.last) the index lists cannot be read"
         }
     }
 

@@ -11,27 +11,30 @@ struct ConnectionOptions: ParsableArguments {
     @Option(name: .customLong("subprotocol"), help: "A subprotocol to offer, repeatable.")
     var subprotocols: [String] = []
 
-    @Option(name: .customLong("max-message-size"), help: ArgumentHelp("The largest message accepted, in bytes.", valueName: "BYTES"))
+    @Option(name: .customLong("max-message-size"), help: ArgumentHelp("The largest message accepted, in bytes.", valueName: "BYTES"),
+        transform: NumericOption.integer(in: 1...Int.max))
     var maxMessageSize: Int = WSConfig().maxMessageSize
 
     @Option(name: .customLong("ca-file"), help: ArgumentHelp("A PEM file of extra trusted CA certificates.", valueName: "PATH"))
     var caFile: String?
 
-    @Option(name: .customLong("idle-timeout"), help: "Seconds without data before the connection is stale and pinged (tap: with --reconnect).")
+    @Option(name: .customLong("idle-timeout"), help: "Seconds without data before the connection is stale and pinged (tap: with --reconnect).",
+        transform: NumericOption.seconds(above: 0))
     var idleTimeout: Double = 30
 
-    @Option(name: .customLong("pong-timeout"), help: "Seconds to wait for the pong to that ping before reconnecting (tap: with --reconnect).")
+    @Option(name: .customLong("pong-timeout"), help: "Seconds to wait for the pong to that ping before reconnecting (tap: with --reconnect).",
+        transform: NumericOption.seconds(above: 0))
     var pongTimeout: Double = 10
 
-    @Option(name: .customLong("close-timeout"), help: "Seconds to wait for the peer's close frame after sending ours, before dropping the socket.")
+    @Option(name: .customLong("close-timeout"), help: "Seconds to wait for the peer's close frame after sending ours, before dropping the socket.",
+        transform: NumericOption.seconds(above: 0))
     var closeTimeout: Double = 5
 
-    /// Checks the flags (called from the command's `validate()`).
-    func validate(url: String) throws {
-        if !(idleTimeout > 0) || !(pongTimeout > 0) || !(closeTimeout > 0) {
-            throw ValidationError("--idle-timeout, --pong-timeout and --close-timeout must be positive numbers of seconds")
-        }
-        if maxMessageSize < 1 { throw ValidationError("--max-message-size must be at least 1 byte") }
+    /// Registers the command line's credentials with the output (so no message can show
+    /// them, ``JournalOutput/registerSecrets(url:headers:rules:)``), then checks the flags.
+    /// Called from the command's `validate()`.
+    func validate(url: String, rules: RedactionRules = RedactionRules()) throws {
+        JournalOutput.current.registerSecrets(url: url, headers: headers, rules: rules)
         do { _ = try WSURL(url) } catch let e as WSError { throw ValidationError(e.message) }
         for h in headers {
             do { _ = try HTTPHeaderField(parsing: h) } catch { throw ValidationError("--header: \(error)") }

@@ -22,7 +22,7 @@ public struct ContinuityCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON lines: one per epoch, then one per issue.")
     var json = false
 
-    @Option(name: .customLong("max-issues"), help: "Print at most this many issues.")
+    @Option(name: .customLong("max-issues"), help: "Print at most this many issues.", transform: NumericOption.integer(in: 0...Int.max))
     var maxIssues: Int = 50
 
     @Flag(name: .customLong("fail-on-issues"), help: "Exit with status 1 when any gap, duplicate or reset was found.")

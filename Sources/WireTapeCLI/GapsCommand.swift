@@ -7,7 +7,8 @@ public struct GapsCommand: AsyncParsableCommand {
         commandName: "gaps", abstract: "List periods with no connected epoch: start, end, duration, cause.")
 
     @OptionGroup var journal: JournalDirectoryArgument
-    @Option(name: .customLong("min-duration"), help: "Only gaps at least this many seconds long.")
+    @Option(name: .customLong("min-duration"), help: "Only gaps at least this many seconds long.",
+        transform: NumericOption.seconds(atLeast: 0))
     var minDuration: Double = 0
 
     @Flag(help: "Print one JSON object per gap.")

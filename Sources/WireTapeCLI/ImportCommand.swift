@@ -15,9 +15,15 @@ public struct ImportCommand: AsyncParsableCommand {
             jsonl: one record per line in the JSON-lines schema (journal-format/SPEC.md §9); \
             records without "seq" get the next sequence number, frames without "dir" are inbound. \
             frames: u32 LE length | u64 LE receive time ns | payload, imported as inbound text frames \
-            of epoch 0 with wall and monotonic time both set to the receive time. \
-            The journal directory is created when missing. A malformed line stops the import with \
-            its line number; records before it stay in the journal.
+            of epoch 0 with wall and monotonic time both set to the receive time. URLs, messages, \
+            close reasons and headers of jsonl records are stored with credentials redacted by name \
+            (user info, secret query parameters and headers). \
+            The journal directory is created when missing. A malformed line (or one longer than \
+            --max-line-bytes) stops the import with its line number; records before it stay in the \
+            journal. SIGINT or SIGTERM stops reading: every record read so far is written, synced \
+            and its segment sealed, and the import says how many landed (exit 130 or 143). After \
+            any failure (a full disk included) it says how many records the journal holds, so a \
+            re-run does not duplicate them.
             """)
 
     /// Input formats.
@@ -30,6 +36,12 @@ public struct ImportCommand: AsyncParsableCommand {
 
     @Option(help: "jsonl or frames.")
     var format: Format = .jsonl
+
+    @Option(
+        name: .customLong("max-line-bytes"),
+        help: ArgumentHelp("jsonl: the longest line accepted (default: 4 × the 64 MiB record limit).", valueName: "BYTES"),
+        transform: NumericOption.integer(in: 1...Int.max))
+    var maxLineBytes: Int = 4 * JournalWriterOptions().maxRecordBytes
 
     public init() {}
 
@@ -46,31 +58,60 @@ public struct ImportCommand: AsyncParsableCommand {
         if !writer.recovery.isClean {
             JournalOutput.current.warn("wiretape: recovered \(directory) before appending:\n\(writer.recovery)")
         }
+        // Signals stop the reading, never the process: what was read is written and sealed.
+        let interrupt = try InterruptPipe()
+        let signals = ShutdownSignals { interrupt.raise($0) }
+        defer { signals.cancel() }
+        let reader = ChunkReader(fd: fd, interrupt: interrupt)
         var count = 0
         do {
             switch format {
-            case .frames: count = try importFrames(fd: fd, writer: writer)
-            case .jsonl: count = try importJSONLines(fd: fd, writer: writer)
+            case .frames: try importFrames(reader, writer: writer, count: &count)
+            case .jsonl: try importJSONLines(reader, writer: writer, count: &count)
             }
+        } catch let stop as ChunkReader.Interrupted {
+            let partial = reader.buffered.count
+            do {
+                try writer.sync()
+                try writer.close()
+            } catch {
+                throw CommandError(.io, "\(ShutdownSignals.name(stop.signal)): \(error); \(holding(directory, count))")
+            }
+            JournalOutput.current.warn(
+                "wiretape: \(ShutdownSignals.name(stop.signal)): imported \(count) records into \(directory), synced and sealed"
+                    + (partial > 0 ? "; the last \(partial) bytes read (an incomplete \(format == .jsonl ? "line" : "frame")) were not imported" : ""))
+            throw ExitCode(128 + stop.signal)
         } catch {
+            // Whatever failed (a bad line, a full disk), say what the journal now holds.
             try? writer.close()
-            throw error
+            throw CommandError((error as? CommandError)?.code ?? .io, "\(error); \(holding(directory, count))")
         }
-        try writer.close()
+        do {
+            try writer.close()
+        } catch {
+            throw CommandError(.io, "\(error); \(holding(directory, count))")
+        }
         JournalOutput.current.warn("imported \(count) records into \(directory)")
+    }
+
+    /// "N records of this import were written; the journal holds M records (seq a…b)", read
+    /// back from the journal itself so it is true whatever failed.
+    private func holding(_ directory: String, _ count: Int) -> String {
+        let appended = "\(count) records of this import were appended"
+        guard let s = try? JournalSummary.load(directory: directory) else { return appended + " (the journal could not be read back)" }
+        let range = s.firstSeq.flatMap { f in s.lastSeq.map { " (seq \(f)…\($0))" } } ?? ""
+        return appended + "; the journal holds \(s.kinds.total) records\(range)"
     }
 
     private var inputName: String { input == "-" ? "stdin" : input }
 
     /// Parses frames in place in the reader's buffer and hands each payload pointer straight
     /// to the writer: no per-frame copy or allocation.
-    private func importFrames(fd: Int32, writer: JournalWriter) throws -> Int {
-        let reader = ChunkReader(fd: fd)
+    private func importFrames(_ reader: ChunkReader, writer: JournalWriter, count: inout Int) throws {
         let maxRecord = writer.options.maxRecordBytes
-        var count = 0
         var offset: UInt64 = 0
         func fail(_ why: String) -> CommandError {
-            CommandError(.badInput, "\(inputName): frame \(count + 1) at byte \(offset): \(why); \(count) frames were imported")
+            CommandError(.badInput, "\(inputName): frame \(count + 1) at byte \(offset): \(why)")
         }
         // Bytes the next frame needs buffered: its 12-byte header, then header and payload.
         var need = 12
@@ -101,25 +142,33 @@ public struct ImportCommand: AsyncParsableCommand {
             }
             reader.consume(i)
         }
-        return count
     }
 
-    private func importJSONLines(fd: Int32, writer: JournalWriter) throws -> Int {
-        let reader = ChunkReader(fd: fd)
+    private func importJSONLines(_ reader: ChunkReader, writer: JournalWriter, count: inout Int) throws {
         var lineNo = 0
-        var count = 0
         func fail(_ why: String) -> CommandError {
-            CommandError(.badInput, "\(inputName): line \(lineNo): \(why); \(count) records before it were imported")
+            CommandError(.badInput, "\(inputName): line \(lineNo): \(why)")
         }
-        while let line = try reader.readLine() {
+        while true {
+            let next: ArraySlice<UInt8>?
+            do {
+                next = try reader.readLine(maxLength: maxLineBytes)
+            } catch let long as ChunkReader.LineTooLong {
+                lineNo += 1
+                throw fail("longer than \(long.limit) bytes (\(long.length) read without a newline); see --max-line-bytes")
+            }
+            guard let line = next else { break }
             lineNo += 1
             if line.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
-            let record: JournalRecord
+            var record: JournalRecord
             do {
                 record = try RecordJSON.parse(line, nextSeq: writer.nextSeq)
             } catch let e as CommandError {
                 throw fail(e.message)
             }
+            // Lines from elsewhere (another tool's log, an old tap) may carry credentials in
+            // URLs and messages: they are stored redacted by name (frames as they are).
+            record.body = record.body.redactedByName()
             let appended = Result { () throws(JournalError) in try writer.append(record) }
             if case .failure(let e) = appended {
                 guard e.code == .invalidArgument else { throw e }
@@ -127,6 +176,5 @@ public struct ImportCommand: AsyncParsableCommand {
             }
             count += 1
         }
-        return count
     }
 }

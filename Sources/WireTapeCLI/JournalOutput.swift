@@ -1,14 +1,21 @@
 import Synchronization
+import WireTapeCore
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Where journal commands write: standard output and error by default; a capture buffer in
 /// tests (set with `JournalOutput.$current.withValue(...)`).
+///
+/// It is also the one place secrets are scrubbed from what the process prints: every value
+/// registered with ``registerSecrets(url:headers:rules:)`` is replaced on both streams, and
+/// URLs in standard-error text lose their user info and secret query values by name
+/// (``Redaction/redactURLs(inText:extraNames:)``), whatever the message around them.
 public final class JournalOutput: Sendable {
     private let outFD: Int32?
     private let errFD: Int32?
     private let captured = Mutex<(out: [UInt8], err: [UInt8])>(([], []))
+    private let secrets = Mutex<(scrubber: SecretScrubber, names: Set<String>)>((SecretScrubber(), []))
 
     /// The process's standard output and error.
     public static let standard = JournalOutput(outFD: 1, errFD: 2)
@@ -31,8 +38,45 @@ public final class JournalOutput: Sendable {
     /// The raw bytes written to standard output (capture sinks only).
     public var stdoutBytes: [UInt8] { captured.withLock { $0.out } }
 
-    /// Writes bytes to standard output.
+    /// Registers the credentials a command line carries — secret header values (and the
+    /// credential after `Bearer`), URL user info, secret query values, and every word of a
+    /// `--header` that does not parse — so no later line on stdout or stderr shows them.
+    /// Call it before anything can fail with the URL or a header in its message.
+    public func registerSecrets(url: String, headers: [String], rules: RedactionRules = RedactionRules()) {
+        var parsed: [HTTPHeaderField] = []
+        var loose: [String] = []
+        for h in headers {
+            if let field = try? HTTPHeaderField(parsing: h) {
+                parsed.append(field)
+            } else {
+                loose += h.split(whereSeparator: { $0 == ":" || $0.isWhitespace }).dropFirst().map(String.init)
+            }
+        }
+        let values = rules.secretValues(url: url, headers: parsed) + loose
+        secrets.withLock {
+            for v in values { $0.scrubber.add(value: v) }
+            $0.names.formUnion(rules.extraNames)
+        }
+    }
+
+    /// `text` as it may be shown: registered secret values replaced, URLs redacted by name.
+    public func scrubbed(_ text: String) -> String {
+        let (scrubber, names) = secrets.withLock { ($0.scrubber, $0.names) }
+        return Redaction.redactURLs(inText: scrubber.scrub(text), extraNames: names)
+    }
+
+    /// Writes bytes to standard output (registered secret values replaced; callers write whole
+    /// lines, so a value is never split between two writes).
     public func write(_ bytes: UnsafeRawBufferPointer) {
+        let scrubber = secrets.withLock { $0.scrubber }
+        if !scrubber.isEmpty, let clean = scrubber.scrub(Array(bytes)) {
+            clean.withUnsafeBytes { writeUnscrubbed($0) }
+        } else {
+            writeUnscrubbed(bytes)
+        }
+    }
+
+    private func writeUnscrubbed(_ bytes: UnsafeRawBufferPointer) {
         if let fd = outFD { writeAll(fd, bytes) } else { captured.withLock { $0.out.append(contentsOf: bytes) } }
     }
 
@@ -42,9 +86,9 @@ public final class JournalOutput: Sendable {
         s.withUTF8 { write(UnsafeRawBufferPointer($0)) }
     }
 
-    /// Writes a line to standard error.
+    /// Writes a line to standard error, scrubbed (``scrubbed(_:)``).
     public func warn(_ s: String) {
-        var s = s + "\n"
+        var s = scrubbed(s) + "\n"
         s.withUTF8 { u in
             if let fd = errFD { writeAll(fd, UnsafeRawBufferPointer(u)) } else { captured.withLock { $0.err.append(contentsOf: u) } }
         }

@@ -52,16 +52,17 @@ public struct RecordCommand: AsyncParsableCommand {
     @Option(name: .customLong("send"), help: ArgumentHelp("A text message to send in every epoch, repeatable.", valueName: "TEXT"))
     var messages: [String] = []
 
-    @Option(help: "Stop (exit 0) after this many received frames.")
+    @Option(help: "Stop (exit 0) after this many received frames.", transform: NumericOption.integer(in: 1...Int.max))
     var count: Int?
 
-    @Option(help: "Stop (exit 0) after this many seconds.")
+    @Option(help: "Stop (exit 0) after this many seconds.", transform: NumericOption.seconds(above: 0))
     var duration: Double?
 
     @Option(name: .customLong("segment-size"), help: ArgumentHelp("Seal a segment at this size (bytes; K, M, G suffixes).", valueName: "SIZE"))
     var segmentSize: String?
 
-    @Option(name: .customLong("segment-age"), help: ArgumentHelp("Seal a segment after this many seconds.", valueName: "SECONDS"))
+    @Option(name: .customLong("segment-age"), help: ArgumentHelp("Seal a segment after this many seconds.", valueName: "SECONDS"),
+        transform: NumericOption.seconds(atLeast: 1))
     var segmentAge: Double?
 
     @Option(help: ArgumentHelp("When to fsync: every-block, never, or a number of seconds (default 1).", valueName: "MODE"))
@@ -98,9 +99,7 @@ public struct RecordCommand: AsyncParsableCommand {
         }
         guard let url else { throw ValidationError("missing the URL to record (or --config FEEDS.json)") }
         guard journal != nil else { throw ValidationError("missing --journal DIR: where to record") }
-        try connection.validate(url: url)
-        if let count, count < 1 { throw ValidationError("--count must be at least 1, got \(count)") }
-        if let duration, !(duration > 0) { throw ValidationError("--duration must be a positive number of seconds") }
+        try connection.validate(url: url, rules: redactionRules())
         _ = try journalOptions()
     }
 
@@ -128,15 +127,15 @@ public struct RecordCommand: AsyncParsableCommand {
             o.maxSegmentBytes = n
         }
         if let segmentAge {
-            guard segmentAge >= 1 else { throw ValidationError("--segment-age must be at least 1 second") }
             o.maxSegmentAgeNanos = UInt64(segmentAge * 1e9)
         }
         switch durability {
         case "every-block": o.durability = .everyBlock
         case "never": o.durability = .never
         default:
-            guard let s = Double(durability), s > 0 else {
-                throw ValidationError("--durability must be every-block, never, or a positive number of seconds; got '\(durability)'")
+            let s: Double
+            do { s = try NumericOption.parseSeconds(durability, minimum: 0, inclusive: false) } catch {
+                throw ValidationError("--durability must be every-block, never, or a number of seconds; '\(durability)' is \(error.message)")
             }
             o.durability = .interval(nanoseconds: UInt64(s * 1e9))
         }

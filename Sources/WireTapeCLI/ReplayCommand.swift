@@ -45,10 +45,12 @@ public struct ReplayCommand: AsyncParsableCommand {
     @Flag(help: "Replay under the reconnecting stack (backoff, circuit breaker, keepalive) on the replay's clock.")
     var reconnect = false
 
-    @Option(name: .customLong("idle-timeout"), help: "With --reconnect: seconds without data before the connection is stale and pinged.")
+    @Option(name: .customLong("idle-timeout"), help: "With --reconnect: seconds without data before the connection is stale and pinged.",
+        transform: NumericOption.seconds(above: 0))
     var idleTimeout: Double = 30
 
-    @Option(name: .customLong("pong-timeout"), help: "With --reconnect: seconds to wait for the pong before reconnecting.")
+    @Option(name: .customLong("pong-timeout"), help: "With --reconnect: seconds to wait for the pong before reconnecting.",
+        transform: NumericOption.seconds(above: 0))
     var pongTimeout: Double = 10
 
     @Option(name: .customLong("send"), help: ArgumentHelp("A text message sent in every epoch and checked against the recording, repeatable.", valueName: "TEXT"))
@@ -59,13 +61,6 @@ public struct ReplayCommand: AsyncParsableCommand {
 
     /// Creates the command (used by the argument parser).
     public init() {}
-
-    /// Checks the options before running.
-    public func validate() throws {
-        if !(idleTimeout > 0) || !(pongTimeout > 0) {
-            throw ValidationError("--idle-timeout and --pong-timeout must be positive numbers of seconds")
-        }
-    }
 
     /// Replays and prints until the end of the recording.
     public func run() async throws {

@@ -26,18 +26,13 @@ public struct ReportCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The HTML file to write.", valueName: "FILE.html"))
     var out: String
 
-    @Option(help: "At most this many time buckets on the timeline.")
+    @Option(help: "At most this many time buckets on the timeline.", transform: NumericOption.integer(in: 10...100_000))
     var buckets: Int = 1500
 
-    @Option(name: .customLong("excerpt-bytes"), help: "Bytes of each frame excerpt shown.")
+    @Option(name: .customLong("excerpt-bytes"), help: "Bytes of each frame excerpt shown.", transform: NumericOption.integer(in: 16...65536))
     var excerptBytes: Int = 240
 
     public init() {}
-
-    public func validate() throws {
-        guard buckets >= 10 && buckets <= 100_000 else { throw ValidationError("--buckets must be between 10 and 100000") }
-        guard excerptBytes >= 16 && excerptBytes <= 65536 else { throw ValidationError("--excerpt-bytes must be between 16 and 65536") }
-    }
 
     public func run() async throws {
         var options = ReportOptions()

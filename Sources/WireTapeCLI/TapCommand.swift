@@ -18,7 +18,8 @@ public struct TapCommand: AsyncParsableCommand {
             carries close_code and close_reason, or error and message.
 
             Exit status: 0 when the server closes with 1000/1001 or --count/--duration is reached; \
-            1 otherwise, with a one-line error on stderr.
+            1 otherwise, with a one-line error on stderr. A --send message that cannot be sent is a \
+            warning on stderr, is not printed as sent, and makes the exit status 1.
 
             With --reconnect the tap runs on the resilient stack: it reconnects with backoff after \
             every disconnect, re-sends the --send messages in each new epoch (as an adapter \
@@ -38,11 +39,11 @@ public struct TapCommand: AsyncParsableCommand {
     var messages: [String] = []
 
     /// Stop after this many received frames.
-    @Option(help: "Stop (exit 0) after this many received frames.")
+    @Option(help: "Stop (exit 0) after this many received frames.", transform: NumericOption.integer(in: 1...Int.max))
     var count: Int?
 
     /// Stop after this many seconds.
-    @Option(help: "Stop (exit 0) after this many seconds.")
+    @Option(help: "Stop (exit 0) after this many seconds.", transform: NumericOption.seconds(above: 0))
     var duration: Double?
 
     /// Whether to reconnect.
@@ -55,8 +56,6 @@ public struct TapCommand: AsyncParsableCommand {
     /// Checks the options before running.
     public func validate() throws {
         try connection.validate(url: url)
-        if let count, count < 1 { throw ValidationError("--count must be at least 1, got \(count)") }
-        if let duration, !(duration > 0) { throw ValidationError("--duration must be a positive number of seconds") }
     }
 
     /// Builds the connect request from the options.
@@ -113,11 +112,19 @@ struct TapSession {
         }
         // The watch may already hold a later state (a fast peer); the connected edge is printed as of the handshake.
         out.line(RecordJSON.line(LifecycleSnapshot(epoch: 1, state: .connected, at: connection.info.connectedAt)))
-        for m in messages {
-            try? await connection.sink.send(.text(m))
-            out.line(RecordJSON.line(.text(m), direction: .outbound, epoch: connection.lifecycle.current.epoch, at: .now()))
+        // A message that could not be sent is a warning now and a failure at the end (exit 1):
+        // the tap did not do what it was asked, even if the server then closed cleanly.
+        var unsent = 0
+        let epoch = connection.lifecycle.current.epoch
+        await sendSubscriptions(messages, via: connection.sink, epoch: epoch) { m in
+            out.line(RecordJSON.line(.text(m), direction: .outbound, epoch: epoch, at: .now()))
+        } failed: { m, error in
+            unsent += 1
+            out.flush()
+            StandardOutput.warn("could not send '\(m)': \(error)")
         }
         out.flush()
+        let sendFailure = unsent > 0 ? "\(unsent) of \(messages.count) --send message(s) could not be sent" : nil
 
         let timer: Task<Void, Never>? = duration.map { seconds in
             Task {
@@ -146,7 +153,10 @@ struct TapSession {
         for await _ in connection.lifecycle.updates() {}
         let final = connection.lifecycle.current
         out.line(RecordJSON.line(final))
-        if limitReached { return outcome }
+        if limitReached {
+            outcome.failure = sendFailure
+            return outcome
+        }
         switch final.lastDisconnect {
         case .peerClosed(let code, _) where code.isClean:
             break
@@ -159,6 +169,8 @@ struct TapSession {
         case nil:
             outcome.failure = "the connection ended without a cause"
         }
+        // The disconnect's cause explains a failed send best; otherwise the send is the failure.
+        if outcome.failure == nil { outcome.failure = sendFailure }
         return outcome
     }
 }

@@ -108,6 +108,33 @@ public enum Redaction {
         return redact(requestTarget: text, extraNames: extraNames)
     }
 
+    /// Free text (an error message, a server's reply) with every URL in it redacted as
+    /// ``redact(url:extraNames:)`` does: user info and secret query values are hidden by name
+    /// wherever a `scheme://` appears, whatever the text around it. A URL ends at white space,
+    /// a quote or an angle bracket.
+    public static func redactURLs(inText text: String, extraNames: Set<String> = []) -> String {
+        guard text.contains("://") else { return text }
+        var out = ""
+        var rest = Substring(text)
+        while let sep = rest.firstRange(of: "://") {
+            // The scheme: the letters, digits, `+`, `-` and `.` right before `://`.
+            var start = sep.lowerBound
+            while start > rest.startIndex {
+                let c = rest[rest.index(before: start)]
+                guard c.isASCII, c.isLetter || c.isNumber || c == "+" || c == "-" || c == "." else { break }
+                start = rest.index(before: start)
+            }
+            let end = rest[sep.upperBound...].firstIndex { $0.isWhitespace || "\"'<>`".contains($0) } ?? rest.endIndex
+            out += rest[..<start]
+            let url = String(rest[start..<end])
+            // `?token=<redacted>`: the URL ends at the placeholder's `<`; it is redacted already.
+            let alreadyRedacted = url.hasSuffix("=") && rest[end...].hasPrefix(placeholder)
+            out += alreadyRedacted ? url : redact(url: url, extraNames: extraNames)
+            rest = rest[end...]
+        }
+        return out + rest
+    }
+
     /// A request target (`/path?a=1&token=x`) with secret query values replaced.
     public static func redact(requestTarget: String) -> String { redact(requestTarget: requestTarget, extraNames: []) }
 

@@ -49,7 +49,9 @@ public struct HeaderParseError: Error, Sendable, CustomStringConvertible {
     public var why: String
     /// A one-line explanation.
     public var description: String {
-        let name = line.split(separator: ":", maxSplits: 1).first.map(String.init) ?? line
+        // Only the name: without a colon (`Authorization Bearer t0ken`) the text after the
+        // first word may be the credential itself.
+        let name = line.prefix { $0 != ":" && !$0.isWhitespace }
         return "invalid header '\(name): …': \(why)"
     }
 }

@@ -261,7 +261,17 @@ public final class JournalCursor {
                     if !refreshSegments() { return false }
                 }
                 let name = segmentNames[segmentIndex]
-                let r = try SegmentReader(directory: directory, name: name)
+                let r: SegmentReader
+                do {
+                    r = try SegmentReader(directory: directory, name: name)
+                } catch where error.code == .notARegularFile {
+                    // A symlink or FIFO where a segment should be: damage like any other, so
+                    // a lenient reader goes on with the next segment instead of aborting.
+                    try damage(JournalProblem(code: error.code, path: joinPath(directory, name), offset: 0, message: error.message + "; skipped"))
+                    lastOpened = name  // passed, so a refresh of the listing does not return to it
+                    segmentIndex += 1
+                    continue
+                }
                 if let why = r.headerProblem {
                     try damage(JournalProblem(code: .corruptSegment, path: r.path, offset: 0, message: why))
                 }

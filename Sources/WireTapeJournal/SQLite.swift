@@ -82,7 +82,14 @@ final class SQLiteStatement {
     func bind(_ i: Int32, _ v: UInt64) { sqlite3_bind_int64(stmt, i, Int64(bitPattern: v)) }
     func bind(_ i: Int32, _ v: Int) { sqlite3_bind_int64(stmt, i, Int64(v)) }
     func bind(_ i: Int32, _ v: String?) {
-        if let v { sqlite3_bind_text(stmt, i, v, -1, sqliteTransient) } else { sqlite3_bind_null(stmt, i) }
+        // With its byte length, not as a C string: a text may hold NUL bytes (a close reason, a
+        // message), and the index must store exactly what the record holds.
+        guard var v else { sqlite3_bind_null(stmt, i); return }
+        v.withUTF8 { u in
+            if u.isEmpty { sqlite3_bind_text(stmt, i, "", 0, sqliteTransient) } else {
+                sqlite3_bind_text(stmt, i, UnsafeRawPointer(u.baseAddress!).assumingMemoryBound(to: CChar.self), Int32(u.count), sqliteTransient)
+            }
+        }
     }
     func bindOptional(_ i: Int32, _ v: Int64?) {
         if let v { sqlite3_bind_int64(stmt, i, v) } else { sqlite3_bind_null(stmt, i) }
@@ -107,6 +114,6 @@ final class SQLiteStatement {
     func isNull(_ col: Int32) -> Bool { sqlite3_column_type(stmt, col) == SQLITE_NULL }
     func text(_ col: Int32) -> String? {
         guard let p = sqlite3_column_text(stmt, col) else { return nil }
-        return String(cString: p)
+        return String(decoding: UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(stmt, col))), as: UTF8.self)
     }
 }

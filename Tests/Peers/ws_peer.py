@@ -14,7 +14,8 @@ and prints `PORT <n>` as its first stdout line. The request path picks the behav
   /drop                      drop the TCP connection without a close frame
   /headers                   send the request headers as one JSON text message, close 1000
   /subprotocol               send the negotiated subprotocol as text, close 1000
-  /status/<code>             refuse the upgrade with HTTP <code> (503 adds Retry-After: 7)
+  /status/<code>             refuse the upgrade with HTTP <code> (503 adds Retry-After: 7; echo=1 echoes
+                             the request target and headers in the body)
   /slow?n=N                  send N messages, one per 10 ms, then close 1000
   /flood?n=N&size=S          send N text messages of S bytes as fast as possible, close 1000
                              (numbered=1: messages "f-<i>-xxx..."; hold=1: stay open afterwards)
@@ -70,7 +71,10 @@ def process_request(connection, request):
             sum(1 for s in steps if s != "503") + (n - len(steps))
     if path.startswith("/status/"):
         code = int(path.rsplit("/", 1)[1])
-        response = connection.respond(HTTPStatus(code), f"refused with {code}\n")
+        body = f"refused with {code}\n"
+        if "echo=1" in request.path:  # a careless server that echoes the request in its error page
+            body += request.path + " " + " ".join(f"{k}: {v}" for k, v in request.headers.raw_items()) + "\n"
+        response = connection.respond(HTTPStatus(code), body)
         if code in (429, 503):
             response.headers["Retry-After"] = "7"
         return response

@@ -37,11 +37,15 @@ struct CLIRun {
         try start(arguments, environment: environment, timeout: timeout).wait()
     }
 
-    /// Starts the binary in the background (a server such as `serve`): read its first line with
-    /// ``Background/firstLine()`` while it runs, then ``Background/wait()`` for its end. The
-    /// same `timeout` safety net as ``wiretape(_:timeout:)`` applies.
-    static func start(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(120)) throws -> Background {
-        try Background(arguments, environment: environment, timeout: timeout)
+    /// Starts the binary in the background: a server such as `serve` (read its first line with
+    /// ``Background/firstLine()`` while it runs), or, with `stdin`, the consumer of a pipe the
+    /// test writes and signals, as `producer | wiretape import` is. ``Background/wait()``
+    /// collects it. The same `timeout` safety net as ``wiretape(_:environment:timeout:)``
+    /// applies, counted from the start.
+    static func start(
+        _ arguments: [String], environment: [String: String] = [:], stdin: Bool = false, timeout: Duration = .seconds(120)
+    ) throws -> Background {
+        try Background(arguments, environment: environment, stdin: stdin, timeout: timeout)
     }
 
     /// A run of the binary in progress.
@@ -50,6 +54,10 @@ struct CLIRun {
         let timeout: Duration
         private let process = Process()
         private let out = Pipe(), err = Pipe()
+        private let input: Pipe?
+        /// A close-on-exec copy of the stdin pipe's read end (Process closes its own in the
+        /// parent), to ask how much the binary has not read yet.
+        private let inputProbe: Int32
         /// What the watchdog and the stderr reader write from other threads.
         private final class Shared: Sendable {
             let killed = Mutex(false)
@@ -60,10 +68,18 @@ struct CLIRun {
         private let watchdog: DispatchWorkItem
         private var pending = Data()
 
-        init(_ arguments: [String], environment: [String: String] = [:], timeout: Duration) throws {
+        init(_ arguments: [String], environment: [String: String] = [:], stdin: Bool = false, timeout: Duration) throws {
             self.arguments = arguments
             self.timeout = timeout
+            input = stdin ? Pipe() : nil
+            inputProbe = input.map { fcntl($0.fileHandleForReading.fileDescriptor, F_DUPFD_CLOEXEC, 0) } ?? -1
             let p = process
+            if let input {
+                p.standardInput = input
+                // A binary that stops reading early (a failed import) must fail the test's
+                // write with EPIPE, not kill the test process.
+                Glibc.signal(SIGPIPE, SIG_IGN)
+            }
             p.executableURL = URL(fileURLWithPath: try CLIRun.binaryPath())
             p.arguments = arguments
             if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
@@ -87,6 +103,32 @@ struct CLIRun {
                 shared.errDone.signal()
             }
         }
+
+        deinit { if inputProbe >= 0 { close(inputProbe) } }
+
+        /// Writes to the binary's stdin (blocks while the pipe is full).
+        func write(_ text: String) { try? input?.fileHandleForWriting.write(contentsOf: Data(text.utf8)) }
+
+        /// Closes the binary's stdin (end of input).
+        func closeInput() { try? input?.fileHandleForWriting.close() }
+
+        /// Waits (bounded) until the binary has read everything written to its stdin: the
+        /// pipe holds no unread byte. False when that did not happen within `timeout`.
+        func waitUntilInputRead(timeout: Duration = .seconds(60)) -> Bool {
+            guard inputProbe >= 0 else { return input == nil }
+            let fd = inputProbe
+            let deadline = ContinuousClock.now + timeout
+            while ContinuousClock.now < deadline {
+                var unread: Int32 = 0
+                guard ioctl(fd, UInt(FIONREAD), &unread) == 0 else { return false }
+                if unread == 0 { return true }
+                usleep(2_000)  // polling the pipe's fill level: the event has no notification
+            }
+            return false
+        }
+
+        /// Sends `signal` to the binary.
+        func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
         /// The first line of stdout, without its newline (empty if the run ended first).
         func firstLine() -> String {

@@ -36,4 +36,27 @@ struct RedactionAndHeaderTests {
         #expect(throws: HeaderParseError.self) { try HTTPHeaderField(parsing: "bad name: v") }
         #expect(throws: HeaderParseError.self) { try HTTPHeaderField(parsing: ": v") }
     }
+
+    @Test func urlsInFreeTextAreRedactedWhateverSurroundsThem() {
+        let text = "refused (wss://bob:pw@venue.example/ws?listenKey=abc&n=1) after \"ws://h/?token=t1\"; see <http://h/?x=1&api_key=k>"
+        #expect(
+            Redaction.redactURLs(inText: text)
+                == "refused (wss://<redacted>@venue.example/ws?listenKey=<redacted>&n=1) after \"ws://h/?token=<redacted>\"; see <http://h/?x=1&api_key=<redacted>>")
+        #expect(Redaction.redactURLs(inText: "no url here: a://") == "no url here: a://")
+        #expect(Redaction.redactURLs(inText: "ws://h/?mine=v", extraNames: ["mine"]) == "ws://h/?mine=<redacted>")
+        // Text that was redacted before is left as it is (no doubled placeholder).
+        let once = "(ws://h:9/?token=<redacted>)"
+        #expect(Redaction.redactURLs(inText: once) == once)
+    }
+
+    @Test func aMalformedHeaderErrorNeverShowsTheValue() {
+        for line in ["Authorization Bearer s3cr3t-t0k", "Bad Name: s3cr3t-t0k", "X-Key:\ns3cr3t-t0k"] {
+            do {
+                _ = try HTTPHeaderField(parsing: line)
+                Issue.record("'\(line)' parsed")
+            } catch {
+                #expect(!"\(error)".contains("s3cr3t-t0k"), "\(error)")
+            }
+        }
+    }
 }

@@ -1,6 +1,8 @@
 import Foundation
+import Synchronization
 import Testing
 import WireTapeCore
+import WireTapeMock
 import WireTapeNIO
 import WireTapeResilience
 import WireTapeTestSupport
@@ -19,6 +21,22 @@ struct PeerMatrixTests {
             .connect(ConnectRequest(url: try WSURL(peer.url(path))))
     }
 
+    /// A lossless edge log under the reconnecting stack: every connect that succeeded, with
+    /// the stack's (manual) clock time, in order. The lifecycle watch keeps only the latest
+    /// value, so an epoch that opens and closes at once can vanish from it; this log cannot.
+    final class ConnectLog: WSConnector {
+        let inner = NIOConnector()
+        let clock: ManualClock
+        let connects = Mutex<[Duration]>([])
+        init(clock: ManualClock) { self.clock = clock }
+
+        func connect(_ request: ConnectRequest) async throws -> WSConnection {
+            let connection = try await inner.connect(request)
+            connects.withLock { $0.append(clock.now.offset) }
+            return connection
+        }
+    }
+
     @Test(arguments: [1000, 1001, 1011])
     func serverCloseCodesReconnectWithTheCodeAsCause(code: Int) async throws {
         let c = try session("/close?code=\(code)&reason=bye")
@@ -35,22 +53,31 @@ struct PeerMatrixTests {
 
     @Test func acceptThenCloseLoopIsPacedByTheBackoff() async throws {
         // The server accepts and closes at once; the backoff must not reset (minimum uptime),
-        // so the connects spread out instead of looping tightly.
-        let c = try session("/close?code=1000")
-        // Each epoch closes as soon as it opens, so a reader of the watch may skip its
-        // `connected` edge: note when each epoch was first seen in any state instead.
-        var firstSeen: [UInt64: UInt64] = [:]
-        for await s in c.lifecycle.updates() where s.epoch >= 1 {
-            if firstSeen[s.epoch] == nil { firstSeen[s.epoch] = s.at.monotonicNanos }
-            if s.epoch >= 5 { break }
+        // so the connects spread out instead of looping tightly. Time is a manual clock: it
+        // moves only across each backoff (never during an attempt, whose timeout it would
+        // fire), so every delay is exact.
+        let clock = ManualClock()
+        let log = ConnectLog(clock: clock)
+        let c = ReconnectingConnector(wrapping: log, config: fastConfig(), clock: clock)
+            .connect(ConnectRequest(url: try WSURL(peer.url("/close?code=1000"))))
+        for epoch in UInt64(1)...4 {
+            // Level state: once epoch N ended, the watch holds `reconnecting` until time moves.
+            guard await waitFor(c, "the backoff after epoch \(epoch)", { $0.epoch == epoch && $0.state == .reconnecting }) != nil,
+                await bounded("the backoff timer", { await clock.waitForSleepers(count: 1) })
+            else { break }
+            clock.advanceToNextDeadline()
         }
+        await waitFor(c, "epoch 5") { $0.epoch == 5 }
         await c.shutdown()
-        // fastConfig: initial 50 ms, doubling, capped at 400 ms, jitter 0.5: the four delays
-        // between epoch 1's connect and epoch 5's add up to at least 25 + 50 + 100 + 200 ms.
-        let span = Double(firstSeen[5, default: 0] &- firstSeen[1, default: 0]) / 1e6
-        #expect(firstSeen[1] != nil && firstSeen[5] != nil)
-        #expect(span >= 50 + 100 + 200, "attempts are spaced by a growing backoff: \(span) ms from epoch 1 to 5")
-        #expect(c.snapshot.epoch == 5)
+        let connects = log.connects.withLock { $0 }
+        #expect(connects.count == 5, "one logged connect per epoch: \(connects)")
+        // fastConfig: initial 50 ms, doubling, capped at 400 ms, jitter 0.5: delay k is in
+        // [50·2^k / 2, min(50·2^k, 400)] ms.
+        for k in 0..<max(0, connects.count - 1) {
+            let nominal = min(Duration.milliseconds(50 * (1 << k)), .milliseconds(400))
+            let gap = connects[k + 1] - connects[k]
+            #expect(gap >= nominal / 2 && gap <= nominal, "delay \(k + 1): \(gap), nominal \(nominal)")
+        }
     }
 
     @Test func pausedConsumerUnderABurstKeepsTheNewestAndCountsTheRest() async throws {
@@ -80,15 +107,16 @@ struct PeerMatrixTests {
     }
 
     @Test func shutdownDuringBackoffEndsAtOnceInClosed() async throws {
-        // 503 with Retry-After: 7 puts the session into a 7 s backoff.
-        let c = try session("/status/503")
+        // 503 with Retry-After: 7 puts the session into a 7 s backoff on a manual clock that
+        // never moves: the shutdown can only end (bounded) if it does not sit the backoff out.
+        let clock = ManualClock()
+        let c = ReconnectingConnector(wrapping: NIOConnector(), config: fastConfig(), clock: clock)
+            .connect(ConnectRequest(url: try WSURL(peer.url("/status/503"))))
         let waiting = await waitFor(c, "reconnecting after the 503") { $0.state == .reconnecting }
-        #expect(waiting?.lastDisconnect.map { "\($0)" }?.contains("503") == true)
-        let before = ContinuousClock.now
-        await c.shutdown()
+        #expect(expectError(waiting?.lastDisconnect, .handshakeRejected)?.retryAfterSeconds == 7)
+        #expect(await bounded("shutdown during the backoff", { await c.shutdown() }))
         #expect(c.snapshot.state == .closed)
         #expect(c.snapshot.failedAttempts == 1, "no attempt was made after the shutdown")
-        // Not a timing assertion on the machine's speed: only that it did not sit out the 7 s backoff.
-        #expect(ContinuousClock.now - before < .seconds(7))
+        #expect(clock.now.offset == .zero, "no time passed: the backoff was not waited out")
     }
 }

@@ -3,6 +3,7 @@ import Testing
 import WireTapeCore
 import WireTapeMock
 @testable import WireTapeResilience
+import WireTapeTestSupport
 
 let testURL = try! WSURL("ws://mock.test/feed")
 
@@ -22,6 +23,8 @@ func quietConfig(
 
 struct Harness {
     let clock = ManualClock()
+    /// Set when a safety net gave up: later waits of the same (failed) test give up at once.
+    private let gaveUp = Tripwire()
     let mock: MockConnector
     let connection: ReconnectingConnection
 
@@ -36,10 +39,52 @@ struct Harness {
     }
 
     /// Waits (without sleeping) until a snapshot satisfies `predicate`, or the watch ends.
+    /// Bounded by ``safetyNet(_:sourceLocation:_:)``: on a manual clock a wrong decision
+    /// (a retried 401) waits for time that never moves, and must fail, not hang.
     @discardableResult
-    func waitFor(_ predicate: (LifecycleSnapshot) -> Bool) async -> LifecycleSnapshot {
-        for await s in connection.lifecycle.updates() where predicate(s) { return s }
-        return connection.lifecycle.current
+    func waitFor(
+        sourceLocation: SourceLocation = #_sourceLocation, _ predicate: @escaping @Sendable (LifecycleSnapshot) -> Bool
+    ) async -> LifecycleSnapshot {
+        let connection = self.connection
+        return await safetyNet("a snapshot matching the predicate", sourceLocation: sourceLocation) {
+            for await s in connection.lifecycle.updates() where predicate(s) { return s }
+            return connection.lifecycle.current
+        } ?? connection.lifecycle.current
+    }
+
+    /// The session's final snapshot (``ReconnectingConnection/waitUntilEnded()``), bounded.
+    func ended(sourceLocation: SourceLocation = #_sourceLocation) async -> LifecycleSnapshot {
+        let connection = self.connection
+        return await safetyNet("the session to end", sourceLocation: sourceLocation) { await connection.waitUntilEnded() }
+            ?? connection.lifecycle.current
+    }
+
+    /// Waits until `count` tasks sleep on the manual clock, bounded.
+    func sleepers(_ count: Int, sourceLocation: SourceLocation = #_sourceLocation) async {
+        let clock = self.clock
+        _ = await safetyNet("\(count) sleeper(s) on the clock", sourceLocation: sourceLocation) { await clock.waitForSleepers(count: count) }
+    }
+
+    /// Runs `operation` with a real-time bound that is a safety net, never a timing
+    /// assertion: past it the test records an issue and goes on, the abandoned operation left
+    /// to finish on its own. The session is then shut down without waiting (a graceful close
+    /// can itself wait on the manual clock) and time jumps an hour, so nothing stays parked;
+    /// the test's later waits give up at once instead of adding 20 s each.
+    func safetyNet<T: Sendable>(
+        _ what: String, within limit: Duration = .seconds(20), sourceLocation: SourceLocation = #_sourceLocation,
+        _ operation: @escaping @Sendable () async -> T
+    ) async -> T? {
+        let bound = gaveUp.isTripped ? .milliseconds(100) : limit
+        let result = await firstWithin(bound, operation)
+        if result == nil {
+            Issue.record("no \(what) within \(bound) (the test would hang); last \(connection.lifecycle.current)", sourceLocation: sourceLocation)
+            if gaveUp.trip() {
+                let connection = self.connection
+                Task { await connection.shutdown() }
+                clock.advance(by: .seconds(3600))
+            }
+        }
+        return result
     }
 
     @discardableResult
@@ -49,10 +94,18 @@ struct Harness {
 
     /// The delay the supervisor is waiting out: waits for exactly one sleeper and returns
     /// how far in the future its deadline is.
-    func pendingDelay() async -> Duration {
-        await clock.waitForSleepers(count: 1)
-        return clock.now.duration(to: clock.nextDeadline!)
+    func pendingDelay(sourceLocation: SourceLocation = #_sourceLocation) async -> Duration {
+        await sleepers(1, sourceLocation: sourceLocation)
+        return clock.nextDeadline.map { clock.now.duration(to: $0) } ?? .zero
     }
+}
+
+/// Set once, by the first ``trip()``.
+final class Tripwire: Sendable {
+    private let tripped = Mutex(false)
+    var isTripped: Bool { tripped.withLock { $0 } }
+    /// Trips the wire; true the first time only.
+    func trip() -> Bool { tripped.withLock { was in defer { was = true }; return !was } }
 }
 
 final class CountingAuth: AuthSource {
