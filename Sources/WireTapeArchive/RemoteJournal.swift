@@ -115,9 +115,14 @@ public final class RemoteJournal: Sendable {
                 }
             } catch { throw ArchiveError(.io, "reading the cached index \(indexPath): \(error.message)", underlying: error) }
             let byName = Dictionary(uniqueKeysWithValues: m.segments.map { ($0.name, $0) })
+            // Each segment's header and dictionary record: everything before its first block.
+            let prefixes: [String: UInt64]
+            do { prefixes = try JournalArchiveSupport.segmentPrefixes(directory: dir) } catch {
+                throw ArchiveError(.io, "reading the cached index \(indexPath): \(error.message)", underlying: error)
+            }
             for b in blocks {
                 guard let s = byName[b.segment] else { continue }
-                wanted.append((s, 0..<UInt64(JournalFormat.segmentHeaderSize)))
+                wanted.append((s, 0..<(prefixes[b.segment] ?? UInt64(JournalFormat.segmentHeaderSize))))
                 wanted.append((s, b.offset..<b.offset + UInt64(JournalFormat.blockHeaderSize) + UInt64(b.storedLength)))
             }
             view = blocks

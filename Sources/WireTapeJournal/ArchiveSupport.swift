@@ -94,16 +94,30 @@ public enum JournalArchiveSupport {
         return Array(buf[0..<n])
     }
 
+    /// The bytes before the first block of each segment the index of `directory` lists: the
+    /// segment header and, in a format-2 segment, its dictionary record (SPEC §3.1). A reader
+    /// of single blocks needs them: codec-2 blocks decode against the dictionary.
+    public static func segmentPrefixes(directory: String) throws(JournalError) -> [String: UInt64] {
+        let index = try JournalIndex(path: joinPath(directory, JournalFormat.indexFileName), readOnly: true)
+        let s = try index.db.prepare("SELECT segment, min(offset) FROM blocks GROUP BY segment")
+        var prefixes: [String: UInt64] = [:]
+        while try s.step() {
+            if let name = s.text(0) { prefixes[name] = s.uint(1) }
+        }
+        return prefixes
+    }
+
     /// Builds in `target` (an empty or new directory) a journal holding only the blocks of
     /// `source` that `blocks` names (segment file name, byte offset, stored length), copied
-    /// byte for byte, and indexes it. Each copied segment keeps its name and header and has
-    /// no seal, so readers walk exactly the copied blocks. Used to read a time range of a
+    /// byte for byte, and indexes it. Each copied segment keeps its name, header and
+    /// dictionary (``segmentPrefixes(directory:)``, from the index of `source`) and has no seal, so readers walk exactly the copied blocks. Used to read a time range of a
     /// journal whose segments are present only in part (a remote journal's cache).
     /// - Throws: ``JournalError`` when a block cannot be read or the journal cannot be written.
     public static func extractBlocks(
         from source: String, blocks: [(segment: String, offset: UInt64, storedLength: UInt32)], into target: String
     ) throws(JournalError) {
         try FS.makeDirectory(target)
+        let prefixes = try segmentPrefixes(directory: source)
         var bySegment: [String: [(offset: UInt64, storedLength: UInt32)]] = [:]
         for b in blocks { bySegment[b.segment, default: []].append((b.offset, b.storedLength)) }
         for (segment, list) in bySegment {
@@ -112,7 +126,8 @@ public enum JournalArchiveSupport {
             FS.remove(dstPath)
             let dst = try FileDescriptor.open(dstPath, O_WRONLY | O_CREAT | O_EXCL, what: "writing")
             var at: UInt64 = 0
-            for (offset, length) in [(UInt64(0), UInt64(JournalFormat.segmentHeaderSize))]
+            let prefix = prefixes[segment] ?? UInt64(JournalFormat.segmentHeaderSize)
+            for (offset, length) in [(UInt64(0), prefix)]
                 + list.sorted(by: { $0.offset < $1.offset }).map({ ($0.offset, UInt64(JournalFormat.blockHeaderSize) + UInt64($0.storedLength)) })
             {
                 let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(length), alignment: 8)
