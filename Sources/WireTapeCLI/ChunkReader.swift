@@ -28,6 +28,10 @@ final class ChunkReader {
     private(set) var eof = false
     /// Bytes moved inside the buffer (compaction and growth) so far: linear in the input.
     private(set) var movedBytes = 0
+    /// Bytes read from `fd` so far.
+    private(set) var bytesRead: UInt64 = 0
+    /// Called after every read with ``bytesRead`` (a progress line).
+    var onRead: ((UInt64) -> Void)?
 
     init(fd: Int32, interrupt: InterruptPipe? = nil) {
         self.fd = fd
@@ -77,7 +81,13 @@ final class ChunkReader {
                 if errno == EINTR { continue }
                 throw CommandError(.io, "read failed: \(String(cString: strerror(errno)))")
             }
-            if r == 0 { eof = true } else { end += r }
+            if r == 0 {
+                eof = true
+            } else {
+                end += r
+                bytesRead += UInt64(r)
+                onRead?(bytesRead)
+            }
         }
         return true
     }

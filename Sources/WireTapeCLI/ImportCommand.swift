@@ -63,8 +63,15 @@ public struct ImportCommand: AsyncParsableCommand {
         let signals = ShutdownSignals { interrupt.raise($0) }
         defer { signals.cancel() }
         let reader = ChunkReader(fd: fd, interrupt: interrupt)
+        // A progress line on a terminal, in MiB of input read (out of the file's size when it
+        // is a regular file; a pipe has no total).
+        var st = stat()
+        let size: UInt64? = fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG ? UInt64(st.st_size) : nil
+        let progress = Progress(label: "import", unit: "MiB", total: size.map { $0 >> 20 })
+        reader.onRead = { progress.update(done: $0 >> 20) }
         var count = 0
         do {
+            defer { progress.finish() }  // cleared before anything else is printed
             switch format {
             case .frames: try importFrames(reader, writer: writer, count: &count)
             case .jsonl: try importJSONLines(reader, writer: writer, count: &count)

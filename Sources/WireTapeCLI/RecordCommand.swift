@@ -216,6 +216,7 @@ public struct RecordCommand: AsyncParsableCommand {
             scrubber: rules.scrubber(url: url, headers: request.headers), feed: board.map { (feed, $0.0, $0.row) })
         // --archive: passes off the live path; a last pass after the close uploads the last segment.
         let uploader = archiver.map { BackgroundArchiver(archiver: $0, directory: journal) { status.note($0) } }
+        if let uploader { status.attach(archiveBacklog: { uploader.backlog }) }
         let uploading = uploader.map { u in Task { await u.run(clock: ContinuousClock()) } }
         var outcome = await RecordSession(
             request: request, messages: messages, count: count, duration: duration, config: connection.reconnectConfig()

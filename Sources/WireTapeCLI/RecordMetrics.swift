@@ -35,6 +35,7 @@ typealias Recorder = WireTapeRecorder.Recorder
 /// | `wiretape_session_failed_attempts_total` | counter | failed connection attempts |
 /// | `wiretape_session_outages_total` | counter | times the feed went down |
 /// | `wiretape_session_adapter_lagged_frames_total` | counter | frames the session's buffer dropped |
+/// | `wiretape_archive_backlog_segments` | gauge | with `--archive`: sealed segments not uploaded yet |
 final class RecordMetrics: Sendable {
     private let registry = PrometheusCollectorRegistry()
     private let factory: PrometheusMetricsFactory
@@ -81,7 +82,7 @@ final class RecordMetrics: Sendable {
         let status: RecordStatus
         let framesIn, framesOut, bytesIn, bytesOut, lagged, laggedBytes, writeErrors: Counter
         let reconnects, failedAttempts, outages, adapterLagged: Counter
-        let queueFrames, queueBytes, epoch: Gauge
+        let queueFrames, queueBytes, epoch, archiveBacklog: Gauge
         let states: [(ConnState, Gauge)]
         /// The cumulative values already counted, in the order of ``counters``.
         private let counted = Mutex<[UInt64]>([])
@@ -107,6 +108,7 @@ final class RecordMetrics: Sendable {
             queueFrames = gauge("wiretape_record_queue_frames")
             queueBytes = gauge("wiretape_record_queue_bytes")
             epoch = gauge("wiretape_session_epoch")
+            archiveBacklog = gauge("wiretape_archive_backlog_segments")
             states = ConnState.allCases.map { ($0, gauge("wiretape_session_state", [("state", $0.rawValue)])) }
             reconnects = counter("wiretape_session_reconnects_total")
             failedAttempts = counter("wiretape_session_failed_attempts_total")
@@ -134,6 +136,7 @@ final class RecordMetrics: Sendable {
             queueFrames.record(Int64(stats.queuedFrames))
             queueBytes.record(Int64(stats.queuedBytes))
             epoch.record(Int64(s.epoch))
+            if let backlog = status.archiveBacklog { archiveBacklog.record(Int64(backlog)) }
             for (state, g) in states { g.record(state == s.state ? 1 : 0) }
         }
     }

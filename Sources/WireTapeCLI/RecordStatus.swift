@@ -37,7 +37,15 @@ final class RecordStatus: Sendable {
         var lastState: ConnState?
         var lastEpoch: UInt64 = 0
         var liveShown = false
+        var archiveBacklog: (@Sendable () -> Int)?
     }
+
+    /// With `--archive`: where the status line, the summaries and the metrics read the number
+    /// of sealed segments not uploaded yet.
+    func attach(archiveBacklog: @escaping @Sendable () -> Int) { state.withLock { $0.archiveBacklog = archiveBacklog } }
+
+    /// Sealed segments not uploaded yet, when archiving.
+    var archiveBacklog: Int? { state.withLock { $0.archiveBacklog }?() }
 
     static var stderrIsTerminal: Bool { isatty(2) == 1 }
 
@@ -117,13 +125,15 @@ final class RecordStatus: Sendable {
             if due { st.lastSummaryMono = now }
             return (rate, mbps, Double(now &- st.startMono) / 1e9, st.outages, due)
         }
+        let backlog = archiveBacklog
         switch mode {
         case .quiet: return
         case .live:
             let ratio = compressionRatio(stats)
             let line = String(
                 "\u{1B}[2K\rrecording \(snapshot.state.rawValue) epoch \(snapshot.epoch) | \(Int(rate)) frames/s \(fmt(mbps)) MB/s"
-                    + " | ratio \(fmt(ratio)) | lag \(stats.lagged) | outages \(outages) | up \(clock(uptime))")
+                    + " | ratio \(fmt(ratio)) | lag \(stats.lagged) | outages \(outages) | up \(clock(uptime))"
+                    + (backlog.map { " | archive backlog \($0)" } ?? ""))
             if let feed {
                 feed.board.set(feed.row, scrubber.scrub("\(feed.name): " + line.dropFirst(5)))  // without "\e[2K\r"
             } else {
@@ -135,7 +145,8 @@ final class RecordStatus: Sendable {
             write(
                 "wiretape record: event=summary state=\(snapshot.state.rawValue) epoch=\(snapshot.epoch) frames=\(stats.framesIn)"
                     + " bytes=\(stats.bytesIn) sent=\(stats.framesOut) lagged=\(stats.lagged) lagged_bytes=\(stats.laggedBytes)"
-                    + " outages=\(outages) ratio=\(fmt(compressionRatio(stats))) uptime_s=\(Int(uptime))")
+                    + " outages=\(outages) ratio=\(fmt(compressionRatio(stats))) uptime_s=\(Int(uptime))"
+                    + (backlog.map { " archive_backlog=\($0)" } ?? ""))
         }
     }
 

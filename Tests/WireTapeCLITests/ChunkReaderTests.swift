@@ -26,6 +26,20 @@ struct ChunkReaderTests {
         return fds[0]
     }
 
+    @Test func readsAreReportedForImportsProgressLine() throws {
+        let lines = (0..<200_000).map { "line \($0)\n" }.joined()
+        let fd = pipe([Array(lines.utf8)])
+        defer { close(fd) }
+        let reader = ChunkReader(fd: fd)
+        var reports: [UInt64] = []
+        reader.onRead = { reports.append($0) }
+        var n = 0
+        while try reader.readLine() != nil { n += 1 }
+        #expect(n == 200_000)
+        #expect(reports.count > 1 && reports == reports.sorted(), "one report per read, rising")
+        #expect(reports.last == UInt64(lines.utf8.count) && reader.bytesRead == UInt64(lines.utf8.count))
+    }
+
     @Test func aLongLineFromAPipeIsReadWithLinearCopying() throws {
         let length = 24 << 20
         let fd = pipe([Array(repeating: UInt8(ascii: "x"), count: length), Array("\nshort\n".utf8)])

@@ -11,14 +11,20 @@ public final class ChildProcess: @unchecked Sendable {
     private let output = Pipe()
     private var buffer = Data()
 
-    /// Starts `executable` with `arguments`; stderr is discarded.
-    public init(_ executable: String, _ arguments: [String]) throws {
+    /// Starts `executable` with `arguments`; stderr is discarded. A child still running after
+    /// `limit` is killed, which ends ``readLine()`` (an empty line): a bound on every wait for
+    /// its replies, a safety net and never a timing assertion.
+    public init(_ executable: String, _ arguments: [String], limit: Duration = .seconds(600)) throws {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.standardInput = input
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
+        let pid = process.processIdentifier
+        DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(Int(limit.components.seconds))) { [process] in
+            if process.isRunning { kill(pid, SIGKILL) }
+        }
     }
 
     /// The next stdout line (without its newline); empty at the end of the stream.
