@@ -82,12 +82,21 @@ public struct ReplayClock: Clock, Sendable {
     /// - Throws: `CancellationError` when the task is cancelled.
     public func sleep(until deadline: Instant, tolerance: Duration? = nil) async throws {
         switch backend {
-        case .scaled(let origin, let speed):
-            let real = speed == 1 ? deadline.offset : deadline.offset / speed
+        case .scaled(let origin, _):
+            let real = realDuration(of: deadline.offset)
             // Zero tolerance: pacing wants the deadline, not a coalesced timer.
             try await ContinuousClock().sleep(until: origin.advanced(by: real), tolerance: tolerance ?? .zero)
         case .manual(let m):
             try await m.sleep(until: ManualClock.Instant(offset: deadline.offset), tolerance: nil)
+        }
+    }
+
+    /// How long `duration` of this clock's time lasts in real time: `duration / N` at ×N;
+    /// zero under `.manual` and `.asFastAsPossible`, whose time only moves when advanced.
+    public func realDuration(of duration: Duration) -> Duration {
+        switch backend {
+        case .scaled(_, let speed): return speed == 1 ? duration : duration / speed
+        case .manual: return .zero
         }
     }
 
