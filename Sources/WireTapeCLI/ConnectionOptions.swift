@@ -18,13 +18,7 @@ struct ConnectionOptions: ParsableArguments {
     @Option(name: .customLong("ca-file"), help: ArgumentHelp("A PEM file of extra trusted CA certificates.", valueName: "PATH"))
     var caFile: String?
 
-    @Option(name: .customLong("idle-timeout"), help: "Seconds without data before the connection is stale and pinged (tap: with --reconnect).",
-        transform: NumericOption.seconds(above: 0))
-    var idleTimeout: Double = 30
-
-    @Option(name: .customLong("pong-timeout"), help: "Seconds to wait for the pong to that ping before reconnecting (tap: with --reconnect).",
-        transform: NumericOption.seconds(above: 0))
-    var pongTimeout: Double = 10
+    @OptionGroup var keepalive: KeepaliveOptions
 
     @Option(name: .customLong("close-timeout"), help: "Seconds to wait for the peer's close frame after sending ours, before dropping the socket.",
         transform: NumericOption.seconds(above: 0))
@@ -52,9 +46,5 @@ struct ConnectionOptions: ParsableArguments {
     }
 
     /// The resilient stack's policies with these keepalive timings.
-    func reconnectConfig() -> ReconnectConfig {
-        var config = ReconnectConfig()
-        config.keepalive = KeepalivePolicy(idleTimeout: .seconds(idleTimeout), pongTimeout: .seconds(pongTimeout))
-        return config
-    }
+    func reconnectConfig() -> ReconnectConfig { keepalive.reconnectConfig() }
 }

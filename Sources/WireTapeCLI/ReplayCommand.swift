@@ -45,13 +45,7 @@ public struct ReplayCommand: AsyncParsableCommand {
     @Flag(help: "Replay under the reconnecting stack (backoff, circuit breaker, keepalive) on the replay's clock.")
     var reconnect = false
 
-    @Option(name: .customLong("idle-timeout"), help: "With --reconnect: seconds without data before the connection is stale and pinged.",
-        transform: NumericOption.seconds(above: 0))
-    var idleTimeout: Double = 30
-
-    @Option(name: .customLong("pong-timeout"), help: "With --reconnect: seconds to wait for the pong before reconnecting.",
-        transform: NumericOption.seconds(above: 0))
-    var pongTimeout: Double = 10
+    @OptionGroup var keepalive: KeepaliveOptions
 
     @Option(name: .customLong("send"), help: ArgumentHelp("A text message sent in every epoch and checked against the recording, repeatable.", valueName: "TEXT"))
     var messages: [String] = []
@@ -69,9 +63,8 @@ public struct ReplayCommand: AsyncParsableCommand {
         let session = ReplaySession(messages: messages, out: out)
         let final: LifecycleSnapshot
         if reconnect {
-            var config = ReconnectConfig()
-            config.keepalive = KeepalivePolicy(idleTimeout: .seconds(idleTimeout), pongTimeout: .seconds(pongTimeout))
-            final = await session.runReconnecting(ReconnectingConnector(wrapping: replay, config: config, clock: replay.clock))
+            final = await session.runReconnecting(
+                ReconnectingConnector(wrapping: replay, config: keepalive.reconnectConfig(), clock: replay.clock))
         } else {
             final = await session.runPlain(replay)
         }

@@ -308,6 +308,17 @@ private final class WriterBox: @unchecked Sendable {
         }
     }
 
+    /// Publishes the writer thread's counters; the lag counters belong to the live path
+    /// (counted where frames are shed) and are kept.
+    private func publish(_ local: RecorderStats, to recorder: Recorder) {
+        recorder.update { s in
+            let (lagged, laggedBytes) = (s.lagged, s.laggedBytes)
+            s = local
+            s.lagged = lagged
+            s.laggedBytes = laggedBytes
+        }
+    }
+
     private func run(recorder: Recorder, orderer initial: RecordOrderer) {
         var orderer = initial
         let queue = recorder.queue
@@ -334,13 +345,7 @@ private final class WriterBox: @unchecked Sendable {
             out.removeAll(keepingCapacity: true)
             local.clamped = orderer.clamped
             local.abandonedFrames = orderer.abandonedFrames
-            let snapshot = local
-            recorder.update { s in
-                let (lagged, laggedBytes) = (s.lagged, s.laggedBytes)
-                s = snapshot
-                s.lagged = lagged
-                s.laggedBytes = laggedBytes
-            }
+            publish(local, to: recorder)
             if stopping { break }
         }
         if let writer {
@@ -351,13 +356,7 @@ private final class WriterBox: @unchecked Sendable {
             } catch { note(error, &local) }
             self.writer = nil
         }
-        let final = local
-        recorder.update { s in
-            let (lagged, laggedBytes) = (s.lagged, s.laggedBytes)
-            s = final
-            s.lagged = lagged
-            s.laggedBytes = laggedBytes
-        }
+        publish(local, to: recorder)
         recorder.writerDone()
     }
 

@@ -26,21 +26,9 @@ public enum ReplayPacing: Sendable {
 /// passes in 1 s of real time at ×10, and so does a 10 s backoff. Under `.asFastAsPossible` and
 /// `.manual` it is a ``WireTapeMock/ManualClock``.
 public struct ReplayClock: Clock, Sendable {
-    /// A reading of a ``ReplayClock``: time since its origin.
-    public struct Instant: InstantProtocol, CustomStringConvertible {
-        /// Time since the clock's origin.
-        public var offset: Duration
-        /// Creates an instant at `offset` from the origin.
-        public init(offset: Duration) { self.offset = offset }
-        /// The instant `duration` later.
-        public func advanced(by duration: Duration) -> Instant { Instant(offset: offset + duration) }
-        /// The duration from this instant to `other`.
-        public func duration(to other: Instant) -> Duration { other.offset - offset }
-        /// Whether `lhs` is earlier.
-        public static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.offset < rhs.offset }
-        /// E.g. `t+1.5 seconds`.
-        public var description: String { "t+\(offset)" }
-    }
+    /// A reading of a ``ReplayClock``: time since its origin, the same type as the manual
+    /// clock's readings (so virtual and scaled replays share their instants).
+    public typealias Instant = ManualClock.Instant
 
     enum Backend: Sendable {
         case scaled(origin: ContinuousClock.Instant, speed: Double)
@@ -65,7 +53,7 @@ public struct ReplayClock: Clock, Sendable {
             let real = origin.duration(to: ContinuousClock.now)
             return Instant(offset: speed == 1 ? real : real * speed)
         case .manual(let m):
-            return Instant(offset: m.now.offset)
+            return m.now
         }
     }
 
@@ -87,7 +75,7 @@ public struct ReplayClock: Clock, Sendable {
             // Zero tolerance: pacing wants the deadline, not a coalesced timer.
             try await ContinuousClock().sleep(until: origin.advanced(by: real), tolerance: tolerance ?? .zero)
         case .manual(let m):
-            try await m.sleep(until: ManualClock.Instant(offset: deadline.offset), tolerance: nil)
+            try await m.sleep(until: deadline, tolerance: nil)
         }
     }
 
