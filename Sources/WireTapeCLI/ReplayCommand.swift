@@ -208,11 +208,9 @@ final class ReplaySession: Sendable {
 
     /// Under the reconnecting stack: the same lines as `tap --reconnect`.
     func runReconnecting(_ connector: ReconnectingConnector) async -> LifecycleSnapshot {
-        let connection = connector.connect(Self.request)
-        let messages = self.messages
         let out = self.out
-        let follower = followLifecycle(
-            of: connection, sending: messages,
+        let (connection, follower) = followLifecycle(
+            connecting: Self.request, through: connector, sending: messages,
             edge: { snapshot in
                 out.lifecycle(snapshot)
                 out.flush()

@@ -20,37 +20,35 @@ func sendSubscriptions(
     }
 }
 
-/// Follows a reconnecting session for a command that prints its edges (`tap --reconnect`,
-/// `replay --reconnect`): reports each lifecycle edge to `edge`, once (a snapshot repeating the
-/// last one reported is skipped), and sends `messages` in every new epoch, reporting each to
-/// `sent`. Returns the following task; it ends after the session's terminal edge.
+/// Starts a reconnecting session for a command that prints its edges (`tap --reconnect`,
+/// `replay --reconnect`): reports every lifecycle edge to `edge` — none skipped, in order, from
+/// `connecting` in epoch 0 — and sends `messages` in every new epoch, reporting each to `sent`.
+/// Returns the session and the task that sends; the task ends after the terminal edge.
 ///
-/// The session's first edge, `connecting` in epoch 0, is reported at once, before this returns.
-/// The lifecycle watch keeps only the latest value, and a follower task starts after the session
-/// does, so when the first connect is immediate (a replay on virtual time or at ×20) the watch
-/// may already say `connected` by the time the task reads it, and `connecting@0` would be lost.
+/// The observer is registered before the session starts (a latest-value reader would coalesce
+/// a quick `stale`, `connected` pair, or miss `connecting@0` when the first connect is
+/// immediate, as in a replay on virtual time). `edge` runs on the publisher's thread, before
+/// the session delivers the epoch's first frame, so an edge line precedes that epoch's frames;
+/// it must be quick (format and write one line).
 func followLifecycle(
-    of connection: ReconnectingConnection, sending messages: [String],
+    connecting request: ConnectRequest, through connector: ReconnectingConnector, sending messages: [String],
     edge: @escaping @Sendable (LifecycleSnapshot) -> Void,
     sent: @escaping @Sendable (String, UInt64) -> Void
-) -> Task<Void, Never> {
-    let initial = LifecycleSnapshot(epoch: 0, state: .connecting)
-    edge(initial)
-    return Task {
-        var sentEpoch: UInt64 = 0
-        var reported = initial
-        for await snapshot in connection.lifecycle.updates() {
-            if reported.state == snapshot.state, reported.epoch == snapshot.epoch,
-                reported.totalLagged == snapshot.totalLagged, reported.reconnects == snapshot.reconnects,
-                reported.failedAttempts == snapshot.failedAttempts
-            {
-                continue
-            }
-            reported = snapshot
+) -> (ReconnectingConnection, Task<Void, Never>) {
+    let (epochs, newEpoch) = AsyncStream.makeStream(of: UInt64.self)
+    let connection = connector.connect(
+        request,
+        observingEdges: { snapshot in
             edge(snapshot)
-            guard snapshot.state == .connected, snapshot.epoch > sentEpoch else { continue }
-            sentEpoch = snapshot.epoch
-            await sendSubscriptions(messages, via: connection.sink, epoch: snapshot.epoch) { sent($0, snapshot.epoch) }
+            if snapshot.state == .connected { newEpoch.yield(snapshot.epoch) }
+            if snapshot.state.isTerminal { newEpoch.finish() }
+        })
+    let sender = Task {
+        var sentEpoch: UInt64 = 0
+        for await epoch in epochs where epoch > sentEpoch {
+            sentEpoch = epoch
+            await sendSubscriptions(messages, via: connection.sink, epoch: epoch) { sent($0, epoch) }
         }
     }
+    return (connection, sender)
 }

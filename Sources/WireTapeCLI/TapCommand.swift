@@ -188,12 +188,9 @@ struct ReconnectingTapSession {
     /// Runs the tap, writing to stdout.
     func run(connector: ReconnectingConnector) async throws -> TapSession.Outcome {
         let shared = Mutex(StandardOutput())
-        let connection = connector.connect(request)
-        let messages = self.messages
-
         // Lifecycle edges; the --send messages again in every new epoch (re-subscribe).
-        let follower = followLifecycle(
-            of: connection, sending: messages,
+        let (connection, follower) = followLifecycle(
+            connecting: request, through: connector, sending: messages,
             edge: { snapshot in
                 shared.withLock {
                     $0.line(RecordJSON.line(snapshot))

@@ -56,8 +56,18 @@ public struct ReconnectingConnector: Sendable {
     /// connector on every attempt, so credentials are fetched afresh each time. Call
     /// ``ReconnectingConnection/shutdown(code:reason:)`` when done: it ends the supervisor
     /// task that this call starts.
-    public func connect(_ request: ConnectRequest) -> ReconnectingConnection {
-        ReconnectingConnection(inner: inner, request: request, config: config, time: time, random: random)
+    ///
+    /// - Parameter observer: Called with every lifecycle edge (see
+    ///   ``WireTapeCore/Watch/observeEdges(_:)``: none skipped, in order, on the publisher's
+    ///   thread, so hand each edge on and return). It is registered before the session starts,
+    ///   so its first edge is `connecting` in epoch 0, whatever the session does next; observing
+    ///   ``ReconnectingConnection/lifecycle`` after this returns may miss edges published in
+    ///   between.
+    public func connect(
+        _ request: ConnectRequest, observingEdges observer: (@Sendable (LifecycleSnapshot) -> Void)? = nil
+    ) -> ReconnectingConnection {
+        ReconnectingConnection(
+            inner: inner, request: request, config: config, time: time, random: random, observer: observer)
     }
 }
 
@@ -90,8 +100,12 @@ public final class ReconnectingConnection: Sendable {
     private let supervisor: Supervisor
     private let task: Mutex<Task<Void, Never>?>
 
-    init(inner: any WSConnector, request: ConnectRequest, config: ReconnectConfig, time: TimeSource, random: RandomSource) {
+    init(
+        inner: any WSConnector, request: ConnectRequest, config: ReconnectConfig, time: TimeSource,
+        random: RandomSource, observer: (@Sendable (LifecycleSnapshot) -> Void)? = nil
+    ) {
         let book = LifecycleBook()
+        if let observer { book.watch.observeEdges(observer) }
         let mailbox = Mailbox<Supervisor.Event>()
         let inbound = ReconnectingInbound(policy: config.buffer) { frames, bytes in
             book.addLag(frames: frames, bytes: bytes)

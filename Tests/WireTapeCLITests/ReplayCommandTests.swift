@@ -85,6 +85,29 @@ let replayOutageJSONL = """
         #expect(err.contains("mismatched"))
     }
 
+    @Test("--reconnect prints every lifecycle edge, none coalesced, each before its epoch's frames", arguments: 0..<5)
+    func reconnectingPrintsEveryEdge(run: Int) async throws {
+        let dir = try await imported(replayOutageJSONL)
+        let (out, err, code) = await CLIRun.inProcess(["replay", dir, "--speed", "max", "--reconnect"])
+        #expect(code == 0, "\(err)")
+        var edges: [String] = []
+        var connected: Set<Int> = []
+        for line in parseLines(out) {
+            let epoch = line["epoch"] as? Int ?? -1
+            if line["type"] as? String == "lifecycle" {
+                let state = line["state"] as? String ?? "?"
+                edges.append("\(state)@\(epoch)")
+                if state == "connected" { connected.insert(epoch) }
+            } else if line["type"] as? String == "frame" {
+                #expect(connected.contains(epoch), "a frame of epoch \(epoch) came before its connected edge")
+            }
+        }
+        #expect(edges == [
+            "connecting@0", "connected@1", "reconnecting@1", "connecting@1", "reconnecting@1", "connecting@1",
+            "connected@2", "reconnecting@2", "connecting@2", "connected@3", "unrecoverable@3",
+        ])
+    }
+
     @Test("--mutate and --epoch select and change what is replayed")
     func mutateAndSelect() async throws {
         let dir = try await imported(replayOutageJSONL)

@@ -52,6 +52,26 @@ struct ReconnectingConnectorTests {
         #expect(epochs.last == 3)
     }
 
+    @Test("an edge observer given to connect() sees every edge from connecting@0, even edges no reader could catch")
+    func edgeObserverSeesEveryEdge() async throws {
+        let edges = Mutex<[String]>([])
+        let h = Harness(
+            [.reject(status: 503), .accept([.send(.text("a")), .close(.internalError, reason: "boom")])],
+            fallback: .reject(status: 401),
+            observingEdges: { s in edges.withLock { $0.append("\(s.state)@\(s.epoch)") } })
+        for _ in 0..<2 {
+            _ = await h.pendingDelay()
+            h.clock.advanceToNextDeadline()
+        }
+        let end = await h.ended()
+        #expect(end.state == .unrecoverable)
+        // Epoch 1 ends as soon as it starts, and nothing read the watch while it ran.
+        #expect(edges.withLock { $0 } == [
+            "connecting@0", "reconnecting@0", "connecting@0", "connected@1", "reconnecting@1", "connecting@1",
+            "unrecoverable@1",
+        ])
+    }
+
     @Test func unrecoverableAfterExactlyOne401() async throws {
         let h = Harness([.reject(status: 401)], fallback: .accept([]))
         let end = await h.ended()

@@ -30,12 +30,13 @@ struct Harness {
 
     init(
         _ attempts: [MockAttempt], fallback: MockAttempt = .refuse, config: ReconnectConfig = quietConfig(),
-        seed: UInt64 = 1, auth: (any AuthSource)? = nil
+        seed: UInt64 = 1, auth: (any AuthSource)? = nil,
+        observingEdges observer: (@Sendable (LifecycleSnapshot) -> Void)? = nil
     ) {
         let mock = MockConnector(clock: clock, attempts: attempts, fallback: fallback)
         self.mock = mock
         let connector = ReconnectingConnector(wrapping: mock, config: config, clock: clock, random: SeededRandom(seed: seed))
-        connection = connector.connect(ConnectRequest(url: testURL, auth: auth))
+        connection = connector.connect(ConnectRequest(url: testURL, auth: auth), observingEdges: observer)
     }
 
     /// Waits (without sleeping) until a snapshot satisfies `predicate`, or the watch ends.
