@@ -44,6 +44,9 @@ public struct JournalError: Error, Sendable, CustomStringConvertible {
         public static let corruptSegment = Code(rawValue: "corruptSegment")
         /// A segment ends with a partially written block (a crash while writing).
         public static let tornTail = Code(rawValue: "tornTail")
+        /// Records the index lists are in no readable segment: a segment was deleted, or cut
+        /// short after it was complete.
+        public static let missingRecords = Code(rawValue: "missingRecords")
         /// Blocks are out of sequence order (swapped, duplicated or moved).
         public static let outOfOrder = Code(rawValue: "outOfOrder")
         /// The SQLite index is missing, unreadable or disagrees with the segments.

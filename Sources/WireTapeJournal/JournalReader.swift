@@ -336,7 +336,9 @@ public final class JournalCursor {
                     }
                     return false
                 }
-                note(JournalProblem(code: .tornTail, path: r.path, offset: at, message: "torn tail in a non-final segment: \(why)"))
+                // Not a crash's torn write (writers append only to the newest segment): a file
+                // cut short after it was complete. What followed is lost, so --strict stops.
+                try damage(JournalProblem(code: .tornTail, path: r.path, offset: at, message: "cut short: \(why); this is not the newest segment, so the records after this point are lost"))
                 nextSegment()
             case .corrupt(let at, let why, let resume):
                 offset = resume

@@ -23,6 +23,9 @@ public struct RecoveryReport: Sendable, CustomStringConvertible {
     public var truncations: [Truncation] = []
     /// Damage in the middle of segments that was left in place (readers skip it).
     public var damage: [JournalProblem] = []
+    /// Records that only the index knew of (their segment vanished) and that the rebuilt
+    /// index no longer lists, one ``JournalError/Code/missingRecords`` problem per segment.
+    public var givenUp = GivenUpRecords()
     /// Block rows added to the index (blocks the index had not recorded yet).
     public var blocksIndexed = 0
     /// Block rows removed from the index (blocks that no longer exist or were truncated).
@@ -40,7 +43,7 @@ public struct RecoveryReport: Sendable, CustomStringConvertible {
     public var highestSeqUsed: UInt64?
 
     /// Whether nothing had to be done and nothing is damaged.
-    public var isClean: Bool { truncations.isEmpty && damage.isEmpty && blockRowsRemoved == 0 }
+    public var isClean: Bool { truncations.isEmpty && damage.isEmpty && givenUp.problems.isEmpty && blockRowsRemoved == 0 }
 
     /// One line per action, for people.
     public var description: String {
@@ -49,11 +52,37 @@ public struct RecoveryReport: Sendable, CustomStringConvertible {
             lines.append("truncated \(t.path) at byte \(t.offset), removing \(t.bytesRemoved) bytes of a torn tail (\(t.why))")
         }
         for d in damage { lines.append("damaged, left in place (readers skip it): \(d)") }
+        lines += givenUp.lines
         if rebuiltIndex { lines.append("rebuilt the index from \(blocksScanned) blocks, \(recordsScanned) records") }
         else if blocksIndexed > 0 { lines.append("indexed \(blocksIndexed) blocks missing from the index") }
         if blockRowsRemoved > 0 { lines.append("removed \(blockRowsRemoved) index rows for blocks that no longer exist") }
         if lines.isEmpty { lines.append("nothing to do: \(blocksScanned) blocks scanned, all valid") }
         return lines.joined(separator: "\n")
+    }
+}
+
+/// Records a repair gives up because no file holds them any more, merged per segment.
+public struct GivenUpRecords: Sendable {
+    /// One ``JournalError/Code/missingRecords`` problem per segment, with the records' range.
+    public private(set) var problems: [JournalProblem] = []
+
+    /// An empty list.
+    public init() {}
+
+    /// Adds a block's records; a block of the same segment as the last one widens its range.
+    public mutating func add(_ p: JournalProblem) {
+        if let last = problems.last, last.path == p.path, let a = last.lostSeqs, let b = p.lostSeqs {
+            problems[problems.count - 1].lostSeqs = min(a.lowerBound, b.lowerBound)...max(a.upperBound, b.upperBound)
+        } else {
+            problems.append(p)
+        }
+    }
+
+    /// `gave up records A...B: PATH: why`, one line per segment.
+    public var lines: [String] {
+        problems.compactMap { p in
+            p.lostSeqs.map { "gave up records \($0.lowerBound)...\($0.upperBound): \(p.path): \(p.message.prefix { $0 != ";" })" }
+        }
     }
 }
 
@@ -217,7 +246,15 @@ public enum JournalMaintenance {
         if let l = lastRow?.lastSeq { report.highestSeqUsed = l }
         var rebuild = false
         let indexed = try index.segments()
-        if indexed.contains(where: { !known.contains($0.name) }) { rebuild = true }
+        if indexed.contains(where: { !known.contains($0.name) }) {
+            rebuild = true
+            // The index is the only witness of the records in a vanished segment: name them
+            // before the rebuild forgets them.
+            try index.forEachBlock { row in
+                guard !known.contains(row.segment) else { return }
+                report.givenUp.add(JournalProblem(code: .missingRecords, path: joinPath(directory, row.segment), offset: row.offset, message: "the segment is missing", lostSeqs: row.firstSeq...row.lastSeq))
+            }
+        }
         if let row = lastRow {
             if !known.contains(row.segment) {
                 rebuild = true
@@ -344,6 +381,36 @@ public enum JournalMaintenance {
             report.rebuiltIndex = true
         }
         return report
+    }
+
+    /// Truncates the segments older than the newest that ``verify(directory:progress:)``
+    /// found cut short (a `tornTail` problem in a segment followed by others: a file truncated
+    /// or copied partly after it was complete) at their last good block, so that the journal
+    /// is consistent again. Recovery after a crash never looks there: writers append only to
+    /// the newest segment.
+    ///
+    /// The records after the cut are lost either way; the caller reports them (`verify`'s
+    /// ``JournalError/Code/missingRecords`` problems name them when the index knew them) and
+    /// rebuilds the index. Takes the writer lock.
+    /// - Parameter problems: a fresh `verify` report's problems.
+    /// - Returns: what was cut, one entry per segment.
+    public static func truncateCutSegments(directory: String, problems: [JournalProblem]) throws(JournalError) -> [RecoveryReport.Truncation] {
+        let segments = try listSegments(directory).map { joinPath(directory, $0.name) }
+        guard let newest = segments.last else { return [] }
+        let cut = problems.filter { $0.code == .tornTail && $0.path != newest && segments.contains($0.path) }
+        guard !cut.isEmpty else { return [] }
+        let lock = try WriterLock(directory: directory)
+        defer { withExtendedLifetime(lock) {} }
+        var done: [RecoveryReport.Truncation] = []
+        for p in cut {
+            let f = try FileDescriptor.open(p.path, O_RDWR, what: "opening a cut-short segment for repair")
+            let size = try f.size()
+            guard p.offset < size else { continue }
+            try f.truncate(to: p.offset)
+            try f.sync()
+            done.append(.init(path: p.path, offset: p.offset, bytesRemoved: size - p.offset, why: "the segment was cut short; it is not the newest, so these were the remains of a partly copied or truncated file"))
+        }
+        return done
     }
 
     static func removeIndexFiles(_ directory: String) {

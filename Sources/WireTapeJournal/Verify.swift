@@ -8,6 +8,21 @@ public struct VerifyReport: Sendable, CustomStringConvertible {
     /// recording clock stepped back, or journals were appended out of wall order. Not a
     /// problem — time queries stay correct, at the cost of a scan in sequence order.
     public var wallBacksteps = 0
+    /// Appends a problem; consecutive ``JournalError/Code/missingRecords`` problems of one
+    /// segment become one, with the union of their record ranges.
+    mutating func add(_ p: JournalProblem) {
+        if p.code == .missingRecords, let last = problems.last, last.code == .missingRecords {
+            var merged = GivenUpRecords()
+            merged.add(last)
+            merged.add(p)
+            if merged.problems.count == 1 {
+                problems[problems.count - 1] = merged.problems[0]
+                return
+            }
+        }
+        problems.append(p)
+    }
+
     /// Whether every block checksum and record is valid and the index matches the segments.
     public var isOK: Bool { problems.isEmpty }
 
@@ -46,11 +61,27 @@ extension JournalMaintenance {
             rowsDone = true
             return nil
         }
+        let segments = try listSegments(directory)
+        let present = Set(segments.map(\.name))
+        // Where each segment older than the newest is cut short (see below).
+        var cutAt: [String: UInt64] = [:]
+        /// An index row whose block no segment holds: records lost with a missing or cut-short
+        /// segment (the index is the only witness that they existed), or an index that is wrong.
+        func unheld(_ row: BlockIndexRow) -> JournalProblem {
+            let path = joinPath(directory, row.segment)
+            let lost = row.firstSeq...row.lastSeq
+            if !present.contains(row.segment) {
+                return JournalProblem(code: .missingRecords, path: path, offset: row.offset, message: "the segment is missing; the index lists records in it that no file holds (restore the file from a copy or the archive, or run `wiretape repair` to give them up)", lostSeqs: lost)
+            }
+            if let cut = cutAt[row.segment], row.offset >= cut {
+                return JournalProblem(code: .missingRecords, path: path, offset: row.offset, message: "the segment is cut short at byte \(cut); the index lists records after that point (restore the file from a copy or the archive, or run `wiretape repair` to give them up)", lostSeqs: lost)
+            }
+            return JournalProblem(code: .index, path: indexPath, offset: 0, message: "the index lists a block of records \(row.firstSeq)...\(row.lastSeq) in \(row.segment) at byte \(row.offset) that the segments do not hold (run `wiretape reindex`)")
+        }
         var expectedLifecycle: [LifecycleRow] = []
         var expectedSessions: [SessionRow] = []
         var previous: UInt64?
         var latestWall: Int64?
-        let segments = try listSegments(directory)
         let meter = ScanMeter(directory: directory, segments: segments, report: progress)
         for (i, seg) in segments.enumerated() {
             defer { meter.finished(segment: i) }
@@ -66,7 +97,7 @@ extension JournalMaintenance {
                 expectedSessions += b.sessions
                 while let row = try nextRow() {
                     if row.firstSeq < b.row.firstSeq {
-                        report.problems.append(JournalProblem(code: .index, path: indexPath, offset: 0, message: "the index lists a block of records \(row.firstSeq)...\(row.lastSeq) in \(row.segment) at byte \(row.offset) that the segments do not hold (run `wiretape reindex`)"))
+                        report.add(unheld(row))
                         continue
                     }
                     if row.firstSeq > b.row.firstSeq { pendingRow = row }
@@ -87,7 +118,13 @@ extension JournalMaintenance {
             if let f = res.firstSeq, f != seg.firstSeq {
                 report.problems.append(JournalProblem(code: .corruptSegment, path: path, offset: 40, message: "the first block starts at record \(f), the file name says \(seg.firstSeq)"))
             }
-            if let t = res.torn {
+            if let t = res.torn, i < segments.count - 1 {
+                // Writers append only to the newest segment, and recovery truncates a crash's
+                // torn tail before a new segment is started: an older segment cut short was
+                // truncated or copied partly after it was complete.
+                cutAt[seg.name] = t.offset
+                report.problems.append(JournalProblem(code: .tornTail, path: path, offset: t.offset, message: "cut short: \(t.why); this is not the newest segment, so it is not a crashed writer's torn tail but a file truncated or copied partly (restore it from a copy or the archive, or run `wiretape repair` to truncate it here and give up what followed)"))
+            } else if let t = res.torn {
                 report.problems.append(JournalProblem(code: .tornTail, path: path, offset: t.offset, message: "torn tail: \(t.why) (run `wiretape repair`)"))
             }
             if !res.sealed && i < segments.count - 1 && res.torn == nil {
@@ -98,7 +135,7 @@ extension JournalMaintenance {
         }
         if index != nil {
             while let row = try nextRow() {
-                report.problems.append(JournalProblem(code: .index, path: indexPath, offset: 0, message: "the index lists a block of records \(row.firstSeq)...\(row.lastSeq) in \(row.segment) at byte \(row.offset) that the segments do not hold (run `wiretape reindex`)"))
+                report.add(unheld(row))
             }
             if let idx = index {
                 if try idx.lifecycleEdges() != expectedLifecycle {

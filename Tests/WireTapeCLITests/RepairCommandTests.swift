@@ -75,8 +75,18 @@ struct RepairCommandTests {
         try damage(d, dir, segments)
         let before = try CLIRun.wiretape(["verify", dir])
         #expect(before.status != 0, "verify sees the damage: \(before.stdout)")
+        if d == .truncatedMiddleSegment || d == .deletedMiddleSegment {
+            // Only the index knows these records existed: verify names them and does not send
+            // the user to `reindex` (which would forget them); --strict readers stop.
+            #expect(before.stdout.contains("missingRecords") && before.stdout.contains("records 3001...6000"), "\(before.stdout)")
+            #expect(!before.stdout.contains("reindex"), "\(before.stdout)")
+            #expect(try CLIRun.wiretape(["cat", dir, "--strict"]).status != 0)
+        }
         let repair = try CLIRun.wiretape(["repair", dir])
         let after = try CLIRun.wiretape(["verify", dir])
+        if d == .truncatedMiddleSegment || d == .deletedMiddleSegment {
+            #expect(repair.stdout.contains("gave up records 3001...6000"), "repair names what it gives up:\n\(repair.stdout)")
+        }
         if repair.status == 0 {
             #expect(after.status == 0, "repair said OK but verify disagrees:\n\(repair.stdout)\n\(after.stdout)\(after.stderr)")
         } else {
