@@ -252,7 +252,8 @@ def main():
             raise Fatal()
 
     try:
-        for name in sorted(n for n in os.listdir(d) if re.fullmatch(r"seg-[0-9]{20}\.wtj", n, re.ASCII)):
+        names = sorted(n for n in os.listdir(d) if re.fullmatch(r"seg-[0-9]{20}\.wtj", n, re.ASCII))
+        for name in names:
             b = open(os.path.join(d, name), "rb").read()
             size = len(b)
             dict_bytes, off, major = None, 40, None
@@ -321,7 +322,9 @@ def main():
                         or (off == 40 and major == 2 and dict_bytes is None and len(rest) >= 16 and rest[0:4] == b"WTJD"
                             and u32(rest, 12) == crc32c(rest[0:12]) and 1 <= u32(rest, 4) <= 65536 and 56 + u32(rest, 4) > size)
                         or rest.count(0) == len(rest))
-                if torn:
+                if torn and name != names[-1]:  # §7.2: an older segment cut short
+                    damage(name, off, "cut short")
+                elif torn:
                     print(f"torn {name} {off}", file=sys.stderr)
                 else:
                     damage(name, off, "invalid bytes to the end of the file")
