@@ -120,7 +120,7 @@ let package = Package(
             exclude: ["run.sh", "corpus"]),
         .executableTarget(
             name: "bench-journal", dependencies: ["WireTapeJournal", "WireTapeCore"], path: "tools/bench-journal",
-            exclude: ["run.sh", "cli.sh"]),
+            exclude: ["run.sh", "cli.sh", "dictbench.c"]),
         .executableTarget(
             name: "bench-replay", dependencies: ["WireTapeReplay", "WireTapeJournal", "WireTapeCore"], path: "tools/bench-replay",
             exclude: ["run.sh"]),
