@@ -251,7 +251,7 @@ public final class JournalWriter {
         }
         // Samples for the next segment's dictionary from the blocks already on disk, so a
         // restarted writer needs no warm-up segment (SPEC.md §3.1).
-        if options.segmentDictionary && !scans.isEmpty { sampler.seed(directory: directory) }
+        if options.segmentDictionary { sampler.seed(directory: directory) }
         if case .interval(let ns) = options.durability {
             let s = BackgroundSyncer(intervalNanos: ns)
             s.setFile(segment)

@@ -175,9 +175,10 @@ struct DictionarySampler {
         }
         var contents = BlockContents()
         for b in found {
-            guard let bad = try? b.reader.loadPayload(b.header, at: b.offset), bad == nil,
-                contents.validate(b.reader.rawBytes, header: b.header) == nil
-            else { continue }
+            // `loadPayload` returns why the block is bad, nil when it is good.
+            let problem: String?
+            do { problem = try b.reader.loadPayload(b.header, at: b.offset) } catch { continue }
+            guard problem == nil, contents.validate(b.reader.rawBytes, header: b.header) == nil else { continue }
             sample(block: b.reader.rawBytes)
         }
     }
