@@ -67,7 +67,7 @@ let package = Package(
         .target(name: "WireTapeResilience", dependencies: ["WireTapeCore"]),
 
         // The journal: LZ4 segment files indexed in SQLite.
-        .target(name: "WireTapeJournal", dependencies: ["WireTapeCore", "CLZ4", "CSQLite", "CCRC32C"]),
+        .target(name: "WireTapeJournal", dependencies: ["WireTapeCore", "CLZ4", "CSQLite", "CCRC32C", "CJournalIO"]),
         // The recorder: a tee at the leaf connector into a journal, off the hot path.
         .target(
             name: "WireTapeRecorder", dependencies: ["WireTapeCore", "WireTapeResilience", "WireTapeJournal"]),
@@ -87,6 +87,8 @@ let package = Package(
             ]),
         // Hardware CRC-32C (SSE4.2) for the journal's checksums; software fallback in Swift.
         .target(name: "CCRC32C"),
+        // sync_file_range for the journal writer's early writeback (not in Swift's Glibc module).
+        .target(name: "CJournalIO"),
 
         // The command-line tool: commands live in a library so tests can run them.
         .target(
@@ -118,7 +120,7 @@ let package = Package(
             exclude: ["run.sh", "corpus"]),
         .executableTarget(
             name: "bench-journal", dependencies: ["WireTapeJournal", "WireTapeCore"], path: "tools/bench-journal",
-            exclude: ["run.sh", "cli.sh"]),
+            exclude: ["run.sh", "cli.sh", "dictbench.c"]),
         .executableTarget(
             name: "bench-replay", dependencies: ["WireTapeReplay", "WireTapeJournal", "WireTapeCore"], path: "tools/bench-replay",
             exclude: ["run.sh"]),

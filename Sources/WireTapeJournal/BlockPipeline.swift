@@ -33,6 +33,15 @@ final class TakenBlock {
         out = GrowableBytes(capacity: blockSize + blockSize / 255 + 4096)
     }
 
+    /// Set (`.releasing`) by whichever thread compressed the block, after ``out`` is final.
+    private let compressed = Atomic<Bool>(false)
+
+    /// Whether the block submitted to a ``CompressionThread`` is compressed (``out`` final).
+    var isCompressed: Bool { compressed.load(ordering: .acquiring) }
+
+    /// Clears ``isCompressed`` before the block is submitted again.
+    func resetPipelineState() { compressed.store(false, ordering: .relaxed) }
+
     /// Compresses ``raw`` into ``out`` (header included) with the summary's fields.
     func compress(acceleration: Int32) {
         header = BlockCompressor.encodeBlock(
@@ -40,40 +49,51 @@ final class TakenBlock {
             compressor: dictionaryCompressor)
         compressedWith = dictionary
     }
+
+    /// ``compress(acceleration:)``, then publishes ``isCompressed`` (a submitted block, on
+    /// whichever thread claimed it).
+    func compressHere(acceleration: Int32) {
+        compress(acceleration: acceleration)
+        compressed.store(true, ordering: .releasing)
+    }
 }
 
-/// One thread that compresses the writer's full blocks while the writer's owner goes on
-/// filling the next one (``JournalWriterOptions/compressOnSecondThread``). One block at a
-/// time: the writer waits for block N before it hands over block N+1, then writes block N on
-/// its owner's thread while block N+1 is compressed (two buffers), and writes every other
-/// block as soon as its compression is done.
+/// A second thread that compresses the writer's full blocks while the writer's owner goes on
+/// filling the next ones (``JournalWriterOptions/compressOnSecondThread``).
 ///
-/// `@unchecked Sendable`: `job` and `stopping` are written by the owner only when no job is
-/// outstanding (before `sem_post(work)`), and read by the thread only after `sem_wait(work)`;
-/// the thread writes the job's results before `finished.store(true, .releasing)` and
-/// `sem_post(done)`, and the owner reads them only after `sem_wait(done)`. The two semaphores
-/// thus order every access to the shared fields and to the job's buffers: the owner and the
-/// thread never touch them at the same time. `acceleration` is immutable.
+/// Blocks are submitted in order to one queue. The thread takes the oldest queued block; the
+/// owner, when all its block buffers are in flight, takes the oldest queued block itself
+/// (``claim()``) instead of waiting, so both cores compress and a thread that gets no CPU
+/// (a loaded machine) never stalls the writer for longer than one block. The owner writes
+/// the blocks in order, each as soon as it is compressed (``TakenBlock/isCompressed``).
+///
+/// `@unchecked Sendable`: `queue`, `stopping` and every block's `claimed` flag are read and
+/// written only while holding `mutex` (allocated once, never moved). A block's buffers are
+/// written by the owner before ``submit(_:)`` (which locks) and by the compressing thread
+/// before it sets the block's `compressed` flag (an `Atomic`, stored `.releasing`, loaded
+/// `.acquiring` by the owner, and set before the thread locks to signal); the owner touches a
+/// submitted block again only after it saw that flag, or after claiming the block itself.
+/// `acceleration` is immutable.
 final class CompressionThread: @unchecked Sendable {
-    private let work = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
-    private let done = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
-    private let finished = Atomic<Bool>(false)
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private let acceleration: Int32
-    private var job: TakenBlock?
+    private var queue: [TakenBlock] = []
     private var stopping = false
     private var thread: pthread_t?
 
     init(acceleration: Int32) {
         self.acceleration = acceleration
-        sem_init(work, 0, 0)
-        sem_init(done, 0, 0)
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(cond, nil)
+        queue.reserveCapacity(8)
     }
 
     deinit {
-        sem_destroy(work)
-        sem_destroy(done)
-        work.deallocate()
-        done.deallocate()
+        pthread_cond_destroy(cond)
+        pthread_mutex_destroy(mutex)
+        cond.deallocate()
+        mutex.deallocate()
     }
 
     /// Starts the thread; false when it cannot be created (the writer then compresses inline).
@@ -93,38 +113,63 @@ final class CompressionThread: @unchecked Sendable {
         return false
     }
 
-    /// Hands a block over; the caller must not touch it until ``wait()`` returns.
+    /// Queues a block for compression; the caller must not touch its buffers until it is
+    /// ``TakenBlock/isCompressed`` (or the caller ``claim()``ed it).
     func submit(_ block: TakenBlock) {
-        job = block
-        finished.store(false, ordering: .relaxed)
-        sem_post(work)
+        block.resetPipelineState()
+        pthread_mutex_lock(mutex)
+        queue.append(block)
+        pthread_cond_broadcast(cond)
+        pthread_mutex_unlock(mutex)
     }
 
-    /// Whether the submitted block is compressed (then ``wait()`` returns at once).
-    var isDone: Bool { finished.load(ordering: .acquiring) }
-
-    /// Waits until the submitted block is compressed.
-    func wait() {
-        while sem_wait(done) != 0 {}
-        job = nil
+    /// Takes the oldest queued block away from the thread, for the caller to compress it
+    /// itself (``TakenBlock/compressHere(acceleration:)``); nil when the queue is empty.
+    func claim() -> TakenBlock? {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        guard !queue.isEmpty else { return nil }
+        return queue.removeFirst()
     }
 
-    /// Stops the thread and waits for it to end (no job may be outstanding).
+    /// Waits until `block` is compressed: compresses it here when the thread has not taken
+    /// it yet (and every older queued block first, which is then compressed too).
+    func finish(_ block: TakenBlock) {
+        while !block.isCompressed {
+            if let b = claim() {
+                b.compressHere(acceleration: acceleration)
+                continue
+            }
+            // Taken by the thread: it signals after setting the flag.
+            pthread_mutex_lock(mutex)
+            while !block.isCompressed { pthread_cond_wait(cond, mutex) }
+            pthread_mutex_unlock(mutex)
+        }
+    }
+
+    /// Stops the thread after the block it is compressing (queued blocks stay queued) and
+    /// waits for it to end.
     func stop() {
         guard let t = thread else { return }
+        pthread_mutex_lock(mutex)
         stopping = true
-        sem_post(work)
+        pthread_cond_broadcast(cond)
+        pthread_mutex_unlock(mutex)
         pthread_join(t, nil)
         thread = nil
     }
 
     private func run() {
+        pthread_mutex_lock(mutex)
         while true {
-            while sem_wait(work) != 0 {}
-            if stopping { return }
-            job!.compress(acceleration: acceleration)
-            finished.store(true, ordering: .releasing)
-            sem_post(done)
+            while queue.isEmpty && !stopping { pthread_cond_wait(cond, mutex) }
+            if stopping { break }
+            let b = queue.removeFirst()
+            pthread_mutex_unlock(mutex)
+            b.compressHere(acceleration: acceleration)
+            pthread_mutex_lock(mutex)
+            pthread_cond_broadcast(cond)
         }
+        pthread_mutex_unlock(mutex)
     }
 }

@@ -1,3 +1,4 @@
+import CJournalIO
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -106,6 +107,14 @@ final class FileDescriptor: Sendable {
             }
             done += n
         }
+    }
+
+    /// Starts writing back `count` bytes from `offset` without waiting (Linux
+    /// `sync_file_range(SYNC_FILE_RANGE_WRITE)`): the disk works while the writer goes on, and
+    /// the next ``sync()`` finds less to write. Advisory: durability is still only what
+    /// ``sync()`` gives, and a failure here is ignored (the sync reports real I/O errors).
+    func startWriteback(from offset: UInt64, count: UInt64) {
+        _ = wiretape_start_writeback(fd, Int64(offset), Int64(count))
     }
 
     /// Flushes file data to stable storage (`fdatasync`).

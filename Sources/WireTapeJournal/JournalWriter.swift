@@ -45,24 +45,33 @@ public struct JournalWriterOptions: Sendable {
     public var maxRecordBytes: Int = 64 << 20
     /// Compress full blocks on a second thread while the next block fills (default false).
     ///
-    /// The writer still writes every block itself, on the caller's thread, at the first
-    /// append after its compression ends (or at ``JournalWriter/flush()``,
-    /// ``JournalWriter/flushIfDue(monoNanos:)``, ``JournalWriter/sync()``,
-    /// ``JournalWriter/close()``), so a full block waits in memory for a compression time
-    /// (~0.1 ms for 64 KiB) plus one append; a failed write throws from that call, the file is
-    /// cut back and the block is retried at the next one. Stored bytes are identical. Used by
-    /// `wiretape import`; see docs/journal-design.md ("Compression on a second thread").
+    /// Up to three full blocks are in flight: queued, being compressed (by the thread, or by
+    /// the caller's thread when all three buffers are taken, so both cores compress and a
+    /// thread that gets no CPU never stalls the writer), or compressed and waiting for the
+    /// blocks before them. The writer writes every block itself, in order, on the caller's
+    /// thread, at the first append after its compression ends (or at
+    /// ``JournalWriter/flush()``, ``JournalWriter/flushIfDue(monoNanos:)``,
+    /// ``JournalWriter/sync()``, ``JournalWriter/close()``), so a full block waits in memory
+    /// for about two compression times (~0.2 ms each for 64 KiB); a failed write throws from
+    /// that call, the file is cut back and the block is retried at the next one. Stored bytes
+    /// are identical. Used by `wiretape import`; see docs/journal-design.md ("Compression
+    /// pipeline").
     public var compressOnSecondThread: Bool = false
     /// Give each new segment an LZ4 dictionary sampled from the blocks written before it
     /// (format 2, codec 2; default true): ~3% smaller journals, compression at ~0.87 of
-    /// plain LZ4's speed, reading unchanged, blocks still decodable one by one. A segment started without one (the writer's first, before
-    /// 64 blocks were sampled) is sealed once it holds ``dictionaryWarmupBytes``, so that
-    /// the next one gets a dictionary. See docs/journal-design.md ("Segment dictionaries").
+    /// plain LZ4's speed, reading unchanged, blocks still decodable one by one. The samples
+    /// come from the blocks written and, when the writer opens a journal, from the last 64
+    /// blocks on disk, so a restarted writer's next segment has a dictionary at once. A segment
+    /// started without one (a new journal's first, before 64 blocks were sampled) is sealed
+    /// once it holds ``dictionaryWarmupBytes``, so that the next one gets a dictionary. See docs/journal-design.md ("Segment dictionaries").
     public var segmentDictionary: Bool = true
     /// With ``segmentDictionary``: a segment without a dictionary is sealed at the first
     /// block write that finds it holding at least this many bytes and 64 blocks sampled
     /// (default 1 MiB; the writer's first segment is this small).
     public var dictionaryWarmupBytes: UInt64 = 1 << 20
+    /// Tests only: false keeps the compression thread from ever running, as on a machine
+    /// whose other core is busy (the owner then compresses every block itself).
+    var compressionThreadRuns = true
 
     /// Creates the default options.
     public init() {}
@@ -96,14 +105,18 @@ public final class JournalWriter {
     private let index: JournalIndex
     private var syncer: BackgroundSyncer?
 
-    // Blocks taken from the builder: two buffers, so that with the compression thread block
-    // N is written while block N+1 is compressed.
-    private let takenBuffers: (TakenBlock, TakenBlock)
-    /// The block the compression thread is compressing.
-    private var compressing: TakenBlock?
-    /// A compressed block waiting to be written (or whose write failed: retried first).
-    private var ready: TakenBlock?
+    /// Block buffers not in use.
+    private var freeBlocks: [TakenBlock] = []
+    /// Blocks taken from the builder and not written yet, oldest first: with the compression
+    /// thread up to ``pipelineDepth`` (queued, being compressed, or compressed and waiting for
+    /// the blocks before them); inline, the block being written (or whose write failed:
+    /// retried first).
+    private var inFlight: [TakenBlock] = []
     private var compressor: CompressionThread?
+    /// Full blocks in flight at most with the compression thread: 3, so that the owner fills
+    /// a block while the thread compresses one and a third waits (docs/journal-design.md,
+    /// "Compression pipeline").
+    static let pipelineDepth = 3
     private let scratch = GrowableBytes(capacity: 1024)
     private let builder: BlockBuilder
     private var pendingCount: UInt32 = 0
@@ -113,6 +126,10 @@ public final class JournalWriter {
     private var minWall = Int64.max, maxWall = Int64.min
     private var minEpoch = UInt64.max, maxEpoch = UInt64.min
     private var kinds = KindCounts()
+    /// Frames of the pending block, counted apart from ``kinds`` and added to it when the
+    /// block is taken: plain integers keep the per-frame path free of array accesses (whose
+    /// exclusivity checks cost ~2% of `import`).
+    private var inboundFrames: UInt64 = 0, outboundFrames: UInt64 = 0
     private var payloadBytes: UInt64 = 0
     private var pendingLifecycle: [LifecycleRow] = []
     private var pendingSessions: [SessionRow] = []
@@ -127,6 +144,12 @@ public final class JournalWriter {
     private var segmentFirstSeq: UInt64 = 0
     private var segmentLastSeq: UInt64 = 0
     private var segmentCreatedWall: Int64 = 0
+    /// Where the active segment's writeback was last started (``startWritebackIfDue()``).
+    private var writebackFrom: UInt64 = 0
+    /// With a background sync, writeback of the active segment is started each time this many
+    /// bytes were written since the last start (4 MiB), so the next `fdatasync` (the
+    /// background one, a seal's, `sync()`'s) waits for less (docs/journal-design.md).
+    static let writebackBytes: UInt64 = 4 << 20
     /// The active segment's dictionary (nil: blocks are written with codec 1).
     private var segmentDictionary: SegmentDictionary?
     /// Samples of the blocks written, for the next segment's dictionary.
@@ -202,7 +225,7 @@ public final class JournalWriter {
         recovery = report
         wallBacksteps = try index.wallBacksteps()
         indexedMaxWall = try index.maxWall()
-        takenBuffers = (TakenBlock(blockSize: options.blockSize), TakenBlock(blockSize: options.blockSize))
+        freeBlocks = [TakenBlock(blockSize: options.blockSize)]
         builder = BlockBuilder(capacity: options.blockSize)
         if let l = report.lastSeq { writtenThroughSeq = l }
         if let used = report.highestSeqUsed {
@@ -217,6 +240,7 @@ public final class JournalWriter {
             segment = f
             segmentName = last.name
             segmentSize = last.dataEnd
+            writebackFrom = last.dataEnd
             segmentBlocks = last.blockCount
             segmentRecords = last.recordCount
             segmentFirstSeq = last.firstSeq ?? seq
@@ -225,6 +249,9 @@ public final class JournalWriter {
             if last.blockCount == 0 { segmentFirstSeq = seq }
             segmentDictionary = try SegmentReader(directory: directory, name: last.name).dictionary
         }
+        // Samples for the next segment's dictionary from the blocks already on disk, so a
+        // restarted writer needs no warm-up segment (SPEC.md §3.1).
+        if options.segmentDictionary { sampler.seed(directory: directory) }
         if case .interval(let ns) = options.durability {
             let s = BackgroundSyncer(intervalNanos: ns)
             s.setFile(segment)
@@ -233,7 +260,10 @@ public final class JournalWriter {
         }
         if options.compressOnSecondThread {
             let c = CompressionThread(acceleration: options.lz4Acceleration)
-            if c.start() { compressor = c }
+            if !options.compressionThreadRuns || c.start() {
+                compressor = c
+                for _ in 1..<Self.pipelineDepth { freeBlocks.append(TakenBlock(blockSize: options.blockSize)) }
+            }
         }
     }
 
@@ -284,24 +314,26 @@ public final class JournalWriter {
         if wall > maxWall { maxWall = wall }
         if epoch < minEpoch { minEpoch = epoch }
         if epoch > maxEpoch { maxEpoch = epoch }
-        kinds[kind] += 1
+        switch kind {
+        case .inboundFrame: inboundFrames += 1
+        case .outboundFrame: outboundFrames += 1
+        default: kinds[kind] += 1
+        }
         if let c = compressor {
-            // Write the block compressed on the second thread as soon as it is ready.
-            if ready != nil || (compressing != nil && c.isDone) { try writeTakenBlocks() }
+            // Write blocks compressed on the other thread as soon as they are ready, in order.
+            if let head = inFlight.first, head.isCompressed { try writeCompressedBlocks() }
             if builder.rawCount >= options.blockSize {
                 if let e = syncer?.takeFailure() { throw e }
-                if ready != nil { try writeTakenBlocks() }  // a failed write is retried first
-                if let done = compressing {
-                    c.wait()
-                    compressing = nil
-                    ready = done
+                // All buffers in flight: compress the oldest queued block here (or wait for
+                // the oldest one) and write what is done, until a buffer is free.
+                while freeBlocks.isEmpty {
+                    c.finish(inFlight[0])
+                    try writeCompressedBlocks()
                 }
-                // Hand this block to the thread, then write the previous one meanwhile.
-                let free = ready === takenBuffers.0 ? takenBuffers.1 : takenBuffers.0
-                takePending(into: free)
-                compressing = free
-                c.submit(free)
-                if let r = ready { try write(r) }
+                let t = freeBlocks.removeLast()
+                takePending(into: t)
+                inFlight.append(t)
+                c.submit(t)
             }
         } else if builder.rawCount >= options.blockSize {
             try flush()
@@ -394,7 +426,7 @@ public final class JournalWriter {
     /// - Throws: ``JournalError`` when the write fails.
     public func flushIfDue(monoNanos: UInt64) throws(JournalError) {
         try checkOpen()
-        try writeTakenBlocks()
+        try writeInFlight()
         if pendingCount > 0 && Int64(bitPattern: monoNanos &- blockFirstMono) >= Int64(options.maxBlockAgeNanos) {
             try flush()
         }
@@ -407,19 +439,18 @@ public final class JournalWriter {
     public func flush() throws(JournalError) {
         // A failed background sync is reported at the next block write.
         if let e = syncer?.takeFailure() { throw e }
-        try writeTakenBlocks()
+        try writeInFlight()
         guard pendingCount > 0 else { return }
-        let t = takenBuffers.0
+        let t = freeBlocks.removeLast()
         takePending(into: t)
-        t.compress(acceleration: options.lz4Acceleration)
-        ready = t
+        t.compressHere(acceleration: options.lz4Acceleration)  // in flight and compressed
+        inFlight.append(t)
         try write(t)
     }
 
     /// Moves the pending records into `t` (assembled, with their summary) and starts an
-    /// empty pending block. `t` must be free (neither compressing nor waiting to be written).
+    /// empty pending block. `t` must be free (taken from ``freeBlocks``).
     private func takePending(into t: TakenBlock) {
-        precondition(t !== compressing && t !== ready)
         builder.assemble(into: t.raw)
         t.dictionary = segmentDictionary
         t.summary = BlockHeader(
@@ -427,6 +458,8 @@ public final class JournalWriter {
             firstSeq: blockFirstSeq, lastSeq: blockLastSeq, minWall: minWall, maxWall: maxWall,
             minEpoch: minEpoch, maxEpoch: maxEpoch)
         t.firstMono = blockFirstMono
+        kinds[.inboundFrame] += inboundFrames
+        kinds[.outboundFrame] += outboundFrames
         t.kinds = kinds
         t.payloadBytes = payloadBytes
         t.lifecycle.removeAll(keepingCapacity: true)
@@ -441,25 +474,32 @@ public final class JournalWriter {
         builder.shrink(to: options.blockSize)
         minWall = .max; maxWall = .min; minEpoch = .max; maxEpoch = .min
         kinds = KindCounts()
+        inboundFrames = 0
+        outboundFrames = 0
         payloadBytes = 0
     }
 
-    /// Writes the taken blocks in order: the one waiting to be written, then the one being
-    /// compressed (waiting for its compression). On failure the block stays taken, so a later
-    /// call retries it.
-    private func writeTakenBlocks() throws(JournalError) {
-        if let r = ready { try write(r) }
-        if let c = compressing {
-            compressor!.wait()
-            compressing = nil
-            ready = c
-            try write(c)
+    /// Writes every block in flight, in order, finishing their compression first (here when
+    /// the thread has not started one). On failure the block stays in flight, so a later call
+    /// retries it.
+    private func writeInFlight() throws(JournalError) {
+        while let head = inFlight.first {
+            compressor?.finish(head)
+            try write(head)
         }
     }
 
-    /// Writes `t` (``ready``), rotating the segment first when it is full or old. On failure
-    /// the file is cut back to its previous length and `t` stays ``ready``.
+    /// Writes the blocks in flight that are compressed, oldest first, up to the first that
+    /// is not.
+    private func writeCompressedBlocks() throws(JournalError) {
+        while let head = inFlight.first, head.isCompressed { try write(head) }
+    }
+
+    /// Writes `t` (the oldest block in flight), rotating the segment first when it is full or
+    /// old, and returns its buffer to ``freeBlocks``. On failure the file is cut back to its
+    /// previous length and `t` stays in flight.
     private func write(_ t: TakenBlock) throws(JournalError) {
+        assert(t === inFlight.first)
         let h = t.summary
         let estimate = UInt64(JournalFormat.blockHeaderSize + t.raw.count)
         if segment != nil, segmentBlocks > 0 {
@@ -500,7 +540,8 @@ public final class JournalWriter {
             payloadBytes: t.payloadBytes))
         indexLifecycle += t.lifecycle
         indexSessions += t.sessions
-        ready = nil
+        inFlight.removeFirst()
+        freeBlocks.append(t)
         t.raw.clear()
         if t.raw.capacity > 2 * (options.blockSize + 4096) { t.dictionaryCompressor.trim(to: options.blockSize + 4096) }
         t.raw.shrink(to: options.blockSize + 4096)
@@ -509,7 +550,12 @@ public final class JournalWriter {
         case .everyBlock:
             try f.sync()
             inlineSynced = h.lastSeq
-        case .interval: syncer?.markDirty(h.lastSeq)
+        case .interval:
+            syncer?.markDirty(h.lastSeq)
+            if segmentSize - writebackFrom >= Self.writebackBytes {
+                f.startWriteback(from: writebackFrom, count: segmentSize - writebackFrom)
+                writebackFrom = segmentSize
+            }
         case .never: break
         }
         if indexBlocks.count >= options.indexBatchBlocks { try commitIndex() }
@@ -559,6 +605,7 @@ public final class JournalWriter {
         segment = f
         segmentName = name
         segmentSize = UInt64(header.count)
+        writebackFrom = 0
         segmentBlocks = 0
         segmentRecords = 0
         segmentFirstSeq = blockFirstSeq
@@ -616,7 +663,6 @@ public final class JournalWriter {
         guard !closed else { return }
         defer {
             closed = true
-            if compressing != nil { compressor?.wait() }
             compressor?.stop()
             compressor = nil
             syncer?.stop()

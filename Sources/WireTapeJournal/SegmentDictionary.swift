@@ -149,6 +149,40 @@ struct DictionarySampler {
         filled = min(filled + 1, Self.slots)
     }
 
+    /// Samples the journal's blocks on disk as if this writer had written them (SPEC.md
+    /// §3.1), so that a restarted writer's next segment gets a dictionary at once instead of
+    /// after a warm-up segment: of the last ``slots`` blocks with a valid header (newest
+    /// segments first, back through older segments until there are ``slots``), oldest first,
+    /// each one that is good. Reads those blocks' payloads and the headers before them in
+    /// their segments; anything unreadable gives no sample.
+    mutating func seed(directory: String) {
+        guard let names = try? listSegments(directory) else { return }
+        var found: [(reader: SegmentReader, header: BlockHeader, offset: UInt64)] = []
+        for seg in names.reversed() where found.count < Self.slots {
+            guard let r = try? SegmentReader(directory: directory, name: seg.name) else { continue }
+            var blocks: [(reader: SegmentReader, header: BlockHeader, offset: UInt64)] = []
+            var offset = r.dataStart
+            walk: while let item = try? r.item(at: offset) {
+                switch item {
+                case .block(let h, let at):
+                    blocks.append((r, h, at))
+                    offset = at + UInt64(JournalFormat.blockHeaderSize) + UInt64(h.storedLength)
+                case .corrupt(_, _, let resume): offset = resume
+                case .seal, .end, .torn: break walk
+                }
+            }
+            found = blocks.suffix(Self.slots - found.count) + found
+        }
+        var contents = BlockContents()
+        for b in found {
+            // `loadPayload` returns why the block is bad, nil when it is good.
+            let problem: String?
+            do { problem = try b.reader.loadPayload(b.header, at: b.offset) } catch { continue }
+            guard problem == nil, contents.validate(b.reader.rawBytes, header: b.header) == nil else { continue }
+            sample(block: b.reader.rawBytes)
+        }
+    }
+
     /// The dictionary of the samples, oldest first; nil below ``minimumBytes``.
     func dictionary() -> SegmentDictionary? {
         var content: [UInt8] = []

@@ -9,13 +9,14 @@ import WireTapeCore
     /// and lifecycle records, flushes in between) and compares the files byte for byte.
     @Test func theSecondThreadWritesTheSameBytes() throws {
         let t = TempDir(); defer { t.cleanup() }
-        func write(_ dir: String, threaded: Bool) throws {
+        func write(_ dir: String, threaded: Bool, threadRuns: Bool = true) throws {
             var o = JournalWriterOptions()
             o.blockSize = 1024
             o.maxSegmentBytes = 64 << 10
             o.dictionaryWarmupBytes = 4096
             o.durability = .never
             o.compressOnSecondThread = threaded
+            o.compressionThreadRuns = threadRuns
             let w = try JournalWriter(directory: dir, options: o)
             var rng: UInt64 = 7
             for i in 0..<5000 {
@@ -33,6 +34,9 @@ import WireTapeCore
         }
         try write(t.sub("inline"), threaded: false)
         try write(t.sub("threaded"), threaded: true)
+        // A compression thread that never gets the CPU: the writer compresses every queued
+        // block itself when its buffers are all in flight, and writes the same bytes.
+        try write(t.sub("starved"), threaded: true, threadRuns: false)
         let names = try FS.list(t.sub("inline")).filter { JournalFormat.parseSegmentFileName($0) != nil }.sorted()
         #expect(names.count > 1)
         // Segments after the first have a dictionary (blocks compressed for the segment
@@ -41,6 +45,7 @@ import WireTapeCore
         #expect(try FS.list(t.sub("threaded")).filter { JournalFormat.parseSegmentFileName($0) != nil }.sorted() == names)
         for n in names {
             #expect(fileBytes(t.sub("inline") + "/" + n) == fileBytes(t.sub("threaded") + "/" + n), "\(n) differs")
+            #expect(fileBytes(t.sub("inline") + "/" + n) == fileBytes(t.sub("starved") + "/" + n), "\(n) differs (starved thread)")
         }
         let (records, c) = try readAll(t.sub("threaded"))
         #expect(records.filter { if case .frame = $0.body { true } else { false } }.count == 5000)

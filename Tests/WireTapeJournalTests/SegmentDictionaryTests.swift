@@ -138,6 +138,24 @@ import Glibc
         #expect(records.map(\.body) == bodies)
     }
 
+    /// A writer opening a journal samples the blocks on disk: its first new segment has a
+    /// dictionary at once (no dictionary-less warm-up segment after every restart).
+    @Test func aRestartedWritersNewSegmentHasADictionaryAtOnce() throws {
+        let t = TempDir(); defer { t.cleanup() }
+        let o = options()
+        let bodies = frames(3000)
+        try write(t.path, Array(bodies.prefix(1500)), o)  // sealed by close
+        let before = try segmentPaths(t.path)
+        try write(t.path, Array(bodies.suffix(1500)), o, from: 1500)
+        let added = try segmentPaths(t.path).filter { !before.contains($0) }
+        #expect(!added.isEmpty)
+        let first = layout(added[0])
+        #expect(first.dictionary && Set(first.codecs) == [2], "the restarted writer's first segment has no dictionary")
+        let (records, c) = try readAll(t.path)
+        #expect(c.problemCount == 0)
+        #expect(records.map(\.body) == bodies)
+    }
+
     /// A follower that opens a segment before its writer's first write (header and
     /// dictionary record) is complete finds the dictionary once it is there.
     @Test func aFollowerThatOpenedASegmentEarlyFindsItsDictionary() throws {
