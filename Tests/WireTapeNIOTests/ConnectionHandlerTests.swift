@@ -213,7 +213,7 @@ struct ConnectionHandlerFailureTests {
     @Test func invalidUTF8FailsBeforeTheFrameIsComplete() async throws {
         let rig = try await Rig()
         let frame = WireFrames.frame(0x1, [0x61, 0x62, 0xF4, 0x90, 0x80] + [UInt8](repeating: 0x61, count: 100))
-        try await rig.receive(Array(frame.prefix(5)))
+        try await rig.receive(Array(frame.prefix(6)))  // the header, "ab", F4 90: no valid code point starts F4 90
         var iterator = rig.stream.makeAsyncIterator()
         do {
             _ = try await iterator.next()
