@@ -101,8 +101,9 @@ final class HandshakeResponseHandler: ChannelInboundHandler, RemovableChannelHan
 }
 
 /// The connection's protocol engine after the upgrade: parses the socket's bytes into messages
-/// (through ``MessageAssembler``, in place of NIO's frame decoder), answers pings, runs the close handshake, applies read backpressure
-/// from the inbound stream, and publishes the final lifecycle edge. The same engine serves
+/// (through ``MessageAssembler``, in place of NIO's frame decoder), answers pings, runs the
+/// close handshake, applies read backpressure from the inbound stream, and publishes the final
+/// lifecycle edge. The same engine serves
 /// both ends: ``NIOConnector`` runs it as the client (masked sends), ``WSServer`` as the server
 /// (unmasked sends; pings may be answered by the application's ``WSServer/PongPolicy``, and
 /// `abort` resets the TCP connection).
