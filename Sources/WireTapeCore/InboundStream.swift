@@ -35,6 +35,8 @@ public final class InboundStream: AsyncSequence, Sendable {
         var waiter: CheckedContinuation<InboundFrame?, any Error>?
         var onDemand: (@Sendable () -> Void)?
         var onTermination: (@Sendable () -> Void)?
+        /// Called once when the consumer has taken the end (see ``Producer/setEndHandler(_:)``).
+        var onEnd: (@Sendable () -> Void)?
         /// Set by ``InboundStream/divert(to:onEnd:)``: frames go here instead of the queue.
         var divert: Divert?
         /// Set by ``InboundStream/observe(_:)``: called for every frame before it is queued
@@ -42,6 +44,12 @@ public final class InboundStream: AsyncSequence, Sendable {
         var observers: [@Sendable (InboundFrame) -> Void] = []
 
         var queuedCount: Int { queue.count - head }
+
+        /// The end handler, removed (it is called once).
+        mutating func takeOnEnd() -> (@Sendable () -> Void)? {
+            defer { onEnd = nil }
+            return onEnd
+        }
 
         mutating func popFirst() -> InboundFrame {
             let f = queue[head]
@@ -142,6 +150,21 @@ public final class InboundStream: AsyncSequence, Sendable {
             stream.state.withLock { $0.onTermination = handler }
         }
 
+        /// Sets the handler called once when the consumer has taken the stream's end (`nil` or
+        /// the error), after every frame: from an iterator's `next()`, from a diverted stream's
+        /// end handler, or when the consumer stops iterating. A connection that failed the
+        /// protocol sends its close frame then, so a consumer's replies to the frames received
+        /// before the failure (an echo) precede the close on the wire. Called on the consumer's
+        /// thread, outside any lock; at once if the end was already taken. `nil` removes it.
+        public func setEndHandler(_ handler: (@Sendable () -> Void)?) {
+            let now: (@Sendable () -> Void)? = stream.state.withLock { s in
+                if s.terminalDelivered { return handler }
+                s.onEnd = handler
+                return nil
+            }
+            now?()
+        }
+
         /// Whether the producer is currently paused.
         public var isPaused: Bool { stream.state.withLock { $0.paused } }
     }
@@ -186,19 +209,21 @@ public final class InboundStream: AsyncSequence, Sendable {
     }
 
     private func terminate(_ t: Terminal) {
-        let (waiter, divert): (CheckedContinuation<InboundFrame?, any Error>?, Divert?) = state.withLock { s in
-            guard s.terminal == nil else { return (nil, nil) }
-            s.terminal = t
-            s.onDemand = nil
-            if let d = s.divert {
+        let (waiter, divert, onEnd): (CheckedContinuation<InboundFrame?, any Error>?, Divert?, (@Sendable () -> Void)?) =
+            state.withLock { s in
+                guard s.terminal == nil else { return (nil, nil, nil) }
+                s.terminal = t
+                s.onDemand = nil
+                if let d = s.divert {
+                    s.terminalDelivered = true
+                    return (nil, d, s.takeOnEnd())
+                }
+                guard s.queuedCount == 0, let w = s.waiter else { return (nil, nil, nil) }
+                s.waiter = nil
                 s.terminalDelivered = true
-                return (nil, d)
+                return (w, nil, s.takeOnEnd())
             }
-            guard s.queuedCount == 0, let w = s.waiter else { return (nil, nil) }
-            s.waiter = nil
-            s.terminalDelivered = true
-            return (w, nil)
-        }
+        defer { onEnd?() }
         if let divert {
             if case .failed(let e) = t { divert.end(e) } else { divert.end(nil) }
             return
@@ -231,7 +256,7 @@ public final class InboundStream: AsyncSequence, Sendable {
         onEnd: @escaping @Sendable (WSError?) -> Void
     ) {
         let divert = Divert(frames: frames, end: onEnd)
-        let (demand, ended): ((@Sendable () -> Void)?, Terminal?) = state.withLock { s in
+        let (demand, ended, endTaken): ((@Sendable () -> Void)?, Terminal?, (@Sendable () -> Void)?) = state.withLock { s in
             precondition(s.divert == nil && s.waiter == nil, "InboundStream.divert: the stream already has a consumer")
             if s.queuedCount > 0 {
                 s.queue[s.head...].withUnsafeBufferPointer { frames($0) }
@@ -240,15 +265,16 @@ public final class InboundStream: AsyncSequence, Sendable {
                 s.queuedBytes = 0
             }
             if let t = s.terminal {
-                guard !s.terminalDelivered else { return (nil, .finished) }
+                guard !s.terminalDelivered else { return (nil, .finished, nil) }
                 s.terminalDelivered = true
-                return (nil, t)
+                return (nil, t, s.takeOnEnd())
             }
             s.divert = divert
             defer { s.paused = false }
-            return (s.paused ? s.onDemand : nil, nil)
+            return (s.paused ? s.onDemand : nil, nil, nil)
         }
         demand?()
+        defer { endTaken?() }
         switch ended {
         case .failed(let e): onEnd(e)
         case .finished, .cancelled: onEnd(nil)
@@ -258,8 +284,8 @@ public final class InboundStream: AsyncSequence, Sendable {
 
     private enum Immediate {
         case frame(InboundFrame, demand: (@Sendable () -> Void)?)
-        case end
-        case fail(WSError)
+        case end(onEnd: (@Sendable () -> Void)?)
+        case fail(WSError, onEnd: (@Sendable () -> Void)?)
         case wait
     }
 
@@ -274,10 +300,10 @@ public final class InboundStream: AsyncSequence, Sendable {
             return .frame(f, demand: demand)
         }
         if let t = s.terminal {
-            if s.terminalDelivered { return .end }
+            if s.terminalDelivered { return .end(onEnd: nil) }
             s.terminalDelivered = true
-            if case .failed(let e) = t { return .fail(e) }
-            return .end
+            if case .failed(let e) = t { return .fail(e, onEnd: s.takeOnEnd()) }
+            return .end(onEnd: s.takeOnEnd())
         }
         return .wait
     }
@@ -287,8 +313,12 @@ public final class InboundStream: AsyncSequence, Sendable {
         case .frame(let f, let demand):
             demand?()
             return f
-        case .end: return nil
-        case .fail(let e): throw e
+        case .end(let onEnd):
+            onEnd?()
+            return nil
+        case .fail(let e, let onEnd):
+            onEnd?()
+            throw e
         case .wait: break
         }
         return try await withTaskCancellationHandler {
@@ -303,23 +333,29 @@ public final class InboundStream: AsyncSequence, Sendable {
                 case .frame(let f, let demand):
                     demand?()
                     c.resume(returning: f)
-                case .end: c.resume(returning: nil)
-                case .fail(let e): c.resume(throwing: e)
+                case .end(let onEnd):
+                    onEnd?()
+                    c.resume(returning: nil)
+                case .fail(let e, let onEnd):
+                    onEnd?()
+                    c.resume(throwing: e)
                 case .wait: break
                 }
             }
         } onCancel: {
-            let (waiter, onTermination) = state.withLock { s in
+            let (waiter, onTermination, onEnd) = state.withLock { s in
                 let w = s.waiter
                 s.waiter = nil
                 if s.terminal == nil { s.terminal = .cancelled }
+                let e = s.terminalDelivered ? nil : s.takeOnEnd()
                 s.terminalDelivered = true
                 let t = s.onTermination
                 s.onTermination = nil
-                return (w, t)
+                return (w, t, e)
             }
             waiter?.resume(returning: nil)
             onTermination?()
+            onEnd?()
         }
     }
 

@@ -100,21 +100,33 @@ final class HandshakeResponseHandler: ChannelInboundHandler, RemovableChannelHan
     }
 }
 
-/// The connection's protocol engine after the upgrade: turns frames into messages (through
-/// ``MessageAssembler``), answers pings, runs the close handshake, applies read backpressure
-/// from the inbound stream, and publishes the final lifecycle edge. The same engine serves
+/// The connection's protocol engine after the upgrade: parses the socket's bytes into messages
+/// (through ``MessageAssembler``, in place of NIO's frame decoder), answers pings, runs the
+/// close handshake, applies read backpressure from the inbound stream, and publishes the final
+/// lifecycle edge. The same engine serves
 /// both ends: ``NIOConnector`` runs it as the client (masked sends), ``WSServer`` as the server
 /// (unmasked sends; pings may be answered by the application's ``WSServer/PongPolicy``, and
 /// `abort` resets the TCP connection).
 ///
+/// Every message of one socket read carries that read's ``ReceiveTimestamp``, and they reach
+/// the inbound stream together at read-complete.
+///
+/// A protocol failure ends the inbound stream with the error *after* every message received
+/// before it, and the close frame goes out when the consumer has taken that end (or after
+/// the close timeout): a consumer's replies to those messages (an echo) precede the close on
+/// the wire, and a recorder keeps the frames before a venue's protocol error.
+///
 /// All state lives on the channel's event loop; the sink reaches it through `NIOLoopBound`.
 final class WebSocketConnectionHandler: ChannelDuplexHandler {
-    typealias InboundIn = WebSocketFrame
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
     private enum CloseState {
         case open
+        /// The peer broke the protocol: the inbound stream ended with the error; sends still
+        /// go out until the close frame is sent (when the consumer took the end).
+        case failing(WSError)
         /// We sent a close frame (for a local close or a protocol failure) and wait for the peer's.
         case sentClose
         /// The close handshake is done or the transport is gone.
@@ -162,27 +174,53 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         stamps = try? context.pipeline.syncOperations.handler(type: ReceiveTimestampHandler.self)
+        let loop = context.eventLoop
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        producer.setEndHandler { loop.execute { bound.value.consumerTookEnd() } }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
     }
 
+    /// Installs the engine on a channel the NIO upgrader just upgraded: in front of the frame
+    /// decoder it added, which is removed (the engine parses the bytes itself, including any
+    /// that followed the handshake response in the same read).
+    static func install(_ handler: WebSocketConnectionHandler, on pipeline: ChannelPipeline.SynchronousOperations) throws {
+        if let decoder = try? pipeline.handler(type: ByteToMessageHandler<WebSocketFrameDecoder>.self) {
+            try pipeline.addHandler(handler, position: .before(decoder))
+            pipeline.removeHandler(decoder, promise: nil)
+        } else {
+            try pipeline.addHandler(handler)
+        }
+    }
+
     // MARK: Inbound
 
+    private var isOpen: Bool {
+        if case .open = closeState { return true }
+        return false
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = unwrapInboundIn(data)
-        switch assembler.receive(frame) {
-        case .none:
-            break
+        var input = unwrapInboundIn(data)
+        if case .closed = closeState { return }
+        let received = stamps?.lastRead ?? .now()
+        while let action = assembler.next(&input) {
+            handle(action, received: received, context: context)
+            if case .closed = closeState { return }
+        }
+    }
+
+    private func handle(_ action: MessageAssembler.Action, received: ReceiveTimestamp, context: ChannelHandlerContext) {
+        switch action {
         case .deliver(let message):
-            guard closeState == .open else { return }
-            let received = stamps?.lastRead ?? .now()
+            guard isOpen else { return }
             batch.append(InboundFrame(frame: message, epoch: Self.epoch, received: received))
             if batch.count >= 512 { flushBatch() }
         case .pong(let payload):
             activity.recordPingReceived()
-            guard closeState == .open else { return }
+            guard isOpen else { return }
             switch pongs {
             case .always:
                 answerPing(context: context, payload: payload)
@@ -196,7 +234,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
                     guard await decide(bytes) else { return }
                     loop.execute {
                         let (handler, context) = bound.value
-                        guard handler.closeState == .open else { return }
+                        guard handler.isOpen else { return }
                         handler.answerPing(context: context, payload: payload)
                     }
                 }
@@ -213,6 +251,11 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
                 sendClose(context: context, code: echo, reason: "").assumeIsolated().whenComplete { _ in
                     context.close(promise: nil)
                 }
+            case .failing(let error):
+                // The peer closed before the consumer took the failure: close now.
+                closeState = .closed
+                sendClose(context: context, code: error.closeCode ?? .protocolError, reason: "")
+                    .assumeIsolated().whenComplete { _ in context.close(promise: nil) }
             case .sentClose:
                 closeState = .closed
                 context.close(promise: nil)
@@ -237,23 +280,6 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if let ws = error as? NIOWebSocketError {
-            switch ws {
-            case .invalidFrameLength:
-                fail(
-                    context: context,
-                    WSError(
-                        .messageTooLarge,
-                        "the server sent a frame larger than the maximum message size of \(assembler.maxMessageSize) bytes",
-                        closeCode: .messageTooBig), waitForPeer: false)
-            default:
-                fail(
-                    context: context,
-                    WSError(.protocolViolation, "the server sent an invalid control frame (\(ws))", closeCode: .protocolError),
-                    waitForPeer: false)
-            }
-            return
-        }
         if cause == nil {
             cause = .error(
                 WSError(
@@ -273,7 +299,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
             pendingPong = payload
             if !waiting {
                 pongTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: last + pongMinInterval) { [self] in
-                    guard closeState == .open, let pending = pendingPong else { return }
+                    guard isOpen, let pending = pendingPong else { return }
                     pendingPong = nil
                     sendPong(context: context, payload: pending)
                 }
@@ -291,6 +317,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         flushBatch()
+        producer.setEndHandler(nil)
         closeTimer?.cancel()
         pongTimer?.cancel()
         closeState = .closed
@@ -340,8 +367,11 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
 
     // MARK: Outbound (called on the event loop by the sink)
 
+    /// Sends a data frame; `nil` once the close frame was sent. After a protocol failure,
+    /// sends still go out until the consumer took the failure (replies to the messages that
+    /// preceded it).
     func send(_ frame: Frame) -> EventLoopFuture<Void>? {
-        guard let context, closeState == .open else { return nil }
+        guard let context, canSend else { return nil }
         let promise = context.eventLoop.makePromise(of: Void.self)
         switch frame {
         case .text(let s):
@@ -353,15 +383,22 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     }
 
     func sendPing(_ payload: [UInt8]) -> EventLoopFuture<Void>? {
-        guard let context, closeState == .open else { return nil }
+        guard let context, canSend else { return nil }
         let promise = context.eventLoop.makePromise(of: Void.self)
         write(context: context, opcode: .ping, data: context.channel.allocator.buffer(bytes: payload), promise: promise)
         return promise.futureResult
     }
 
     /// Starts a local close; the channel closes when the peer answers or after the close timeout.
+    private var canSend: Bool {
+        switch closeState {
+        case .open, .failing: return true
+        case .sentClose, .closed: return false
+        }
+    }
+
     func startClose(code: WSCloseCode, reason: String) {
-        guard let context, closeState == .open else { return }
+        guard let context, isOpen else { return }
         cause = .localClose(code: code, reason: reason)
         beginClosing(context: context, code: code, reason: reason)
     }
@@ -382,15 +419,36 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         context.close(promise: nil)
     }
 
-    private func fail(context: ChannelHandlerContext, _ error: WSError, waitForPeer: Bool = true) {
-        guard closeState == .open else { return }
-        cause = .error(error)
-        if waitForPeer {
-            beginClosing(context: context, code: error.closeCode ?? .protocolError, reason: "")
-        } else {
+    /// A protocol failure: the messages before it go to the stream, then the error ends it;
+    /// the close frame follows when the consumer took that end (``consumerTookEnd()``), or
+    /// after the close timeout if it does not.
+    private func fail(context: ChannelHandlerContext, _ error: WSError) {
+        guard isOpen else { return }
+        let final = DisconnectCause.error(error)
+        cause = final
+        closeState = .failing(error)
+        flushBatch()
+        // The lifecycle is final before the stream ends (see channelInactive).
+        lifecycle.finish(LifecycleSnapshot(epoch: Self.epoch, state: .closed, lastDisconnect: final))
+        producer.finish(throwing: error)
+        closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: closeTimeout) { [self] in
+            consumerTookEnd()
+        }
+    }
+
+    /// The consumer took the end of the inbound stream: after a protocol failure, the close
+    /// frame goes out now. An oversized message is not read to its end, so the connection
+    /// closes once the close frame is written; otherwise the peer's close is awaited.
+    func consumerTookEnd() {
+        guard let context, case .failing(let error) = closeState else { return }
+        closeTimer?.cancel()
+        let code = error.closeCode ?? .protocolError
+        if error.code == .messageTooLarge {
             closeState = .closed
-            sendClose(context: context, code: error.closeCode ?? .protocolError, reason: "")
+            sendClose(context: context, code: code, reason: "")
                 .assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        } else {
+            beginClosing(context: context, code: code, reason: "")
         }
     }
 

@@ -89,7 +89,7 @@ public struct NIOConnector: WSConnector {
                                 pongMinInterval: config.pongMinInterval)
                             let readAt = (try? sync.handler(type: ReceiveTimestampHandler.self))?.lastRead
                             let connectedAt = readAt.flatMap { $0.monotonicNanos == 0 ? nil : $0 } ?? .now()
-                            try sync.addHandler(handler)
+                            try WebSocketConnectionHandler.install(handler, on: sync)
                             upgraded.succeed((NIOLoopBound(handler, eventLoop: channel.eventLoop), connectedAt))
                             promise.succeed(response)
                         }

@@ -204,7 +204,7 @@ public final class WSServer: Sendable {
             let sync = channel.pipeline.syncOperations
             // WebSocket frames now; the HTTP refusal path is gone with the HTTP handlers.
             if let refusal = try? sync.handler(type: RefusalHandler.self) { sync.removeHandler(refusal, promise: nil) }
-            try sync.addHandler(handler)
+            try WebSocketConnectionHandler.install(handler, on: sync)
             let address = channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" }
             let peer = address.map { "the client \($0)" } ?? "the client"
             let info = ConnectionInfo(remoteAddress: address, connectedAt: .now())

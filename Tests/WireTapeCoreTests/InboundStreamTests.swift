@@ -85,3 +85,65 @@ struct InboundStreamTests {
         #expect(!producer.yield(frame(1)), "yields after termination are refused")
     }
 }
+
+/// The end handler: the moment the consumer has taken the end, after every frame (a failed
+/// connection sends its close then, so replies to earlier frames precede it).
+struct InboundStreamEndHandlerTests {
+    func frame(_ i: Int) -> InboundFrame {
+        InboundFrame(frame: .binary([UInt8(i)]), epoch: 1, received: ReceiveTimestamp(wallNanos: 0, monotonicNanos: 0))
+    }
+
+    @Test func calledWhenTheIteratorTakesTheErrorNotWhenTheProducerFinishes() async throws {
+        let (stream, producer) = InboundStream.makeStream()
+        let ended = Counter()
+        producer.setEndHandler { ended.increment() }
+        producer.yield(frame(1))
+        producer.yield(frame(2))
+        producer.finish(throwing: WSError(.protocolViolation, "bad"))
+        #expect(ended.value == 0, "frames are still queued")
+        var it = stream.makeAsyncIterator()
+        _ = try await it.next()
+        _ = try await it.next()
+        #expect(ended.value == 0, "the consumer has not asked past the last frame yet")
+        await #expect(throws: WSError.self) { _ = try await it.next() }
+        #expect(ended.value == 1)
+        _ = try? await it.next()
+        #expect(ended.value == 1, "once")
+    }
+
+    /// The consumer may be parked when the end comes (the handler is called by `finish`) or
+    /// arrive after it (called by `next`): either way, once, after the frame.
+    @Test func calledForAConsumerTaskThatIteratesToTheEnd() async throws {
+        let (stream, producer) = InboundStream.makeStream()
+        let ended = Counter()
+        producer.setEndHandler { ended.increment() }
+        let consumer = Task {
+            var n = 0
+            do { for try await _ in stream { n += 1 } } catch {}
+            return n
+        }
+        producer.yield(frame(1))
+        producer.finish()
+        #expect(await consumer.value == 1)
+        #expect(ended.value == 1)
+    }
+
+    @Test func calledAtOnceWhenSetAfterTheEndWasTaken() async throws {
+        let (stream, producer) = InboundStream.makeStream()
+        producer.finish()
+        for try await _ in stream {}
+        let ended = Counter()
+        producer.setEndHandler { ended.increment() }
+        #expect(ended.value == 1)
+    }
+
+    @Test func calledWhenADivertedStreamEnds() {
+        let (stream, producer) = InboundStream.makeStream()
+        let ended = Counter()
+        producer.setEndHandler { ended.increment() }
+        stream.divert(to: { _ in }, onEnd: { _ in })
+        #expect(ended.value == 0)
+        producer.finish(throwing: WSError(.protocolViolation, "bad"))
+        #expect(ended.value == 1)
+    }
+}

@@ -2,6 +2,7 @@
 # Autobahn|Testsuite conformance of WireTapeNIO's client.
 #   tools/autobahn/run.sh           every client case except compression (12.*, 13.*)
 #   tools/autobahn/run.sh --short   the CI subset: 1-7 and 10 (skips 9.*, the 16 MiB performance cases)
+#   WIRETAPE_SCRATCH_PATH=.build-release tools/autobahn/run.sh   the full run on an existing release build
 # Needs pyenv's Python 2.7.18 (autobahntestsuite runs on Python 2 only); installs
 # autobahntestsuite 0.8.2 into .build-autobahn/py on first use. Prints the tally of
 # Pass / Non-Strict / Informational / Unimplemented / Fail and exits non-zero on any Fail
@@ -29,13 +30,17 @@ fi
 
 config=debug
 [ "$mode" = "--short" ] || config=release
+# WIRETAPE_SCRATCH_PATH: build in another scratch directory (e.g. .build-release, to reuse a
+# release build there).
+scratch=()
+[ -n "${WIRETAPE_SCRATCH_PATH:-}" ] && scratch=(--scratch-path "$WIRETAPE_SCRATCH_PATH")
 # A failed build fails the run (never test a stale binary).
-if ! out=$(swift build -c "$config" --product wiretape-autobahn-client 2>&1); then
+if ! out=$(swift build -c "$config" "${scratch[@]}" --product wiretape-autobahn-client 2>&1); then
   echo "$out" | grep -E "error|warning: unre" || echo "$out" | tail -20
   echo "autobahn: FAIL: the client did not build"
   exit 1
 fi
-client=$(swift build -c "$config" --show-bin-path)/wiretape-autobahn-client
+client=$(swift build -c "$config" "${scratch[@]}" --show-bin-path)/wiretape-autobahn-client
 
 out=.build-autobahn/reports
 rm -rf "$out" && mkdir -p "$out"
