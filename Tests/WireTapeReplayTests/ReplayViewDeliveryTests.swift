@@ -53,7 +53,21 @@ import WireTapeMock
     /// Three epochs of varied frames (text with multi-byte UTF-8, binary, empty), in 1 KiB
     /// blocks so that each epoch spans dozens of blocks: 1 ends with a peer close 1011, 2 with
     /// a lost transport, 3 with the recorder's shutdown.
-    static func journal() throws -> String {
+    static func journal() throws -> String { try tape().write(blockSize: 1024) }
+
+    /// The inbound frames of recorded epoch `e` as a connection numbered `replayed` delivers
+    /// them, straight from the tape (not through the journal's reader).
+    static func recorded(epoch e: UInt64, as replayed: UInt64) -> [Seen] {
+        tape().records.sorted { $0.ms < $1.ms }.compactMap { r -> Seen? in
+            guard r.epoch == e, case .frame(direction: .inbound, opcode: let opcode, payload: let payload) = r.body else { return nil }
+            let at = Tape.at(r.ms)
+            return Seen(InboundFrame(
+                frame: opcode == .binary ? .binary(payload) : .text(String(decoding: payload, as: UTF8.self)),
+                epoch: replayed, received: at))
+        }
+    }
+
+    static func tape() -> Tape {
         var t = Tape()
         t.records.append((.session(SessionEvent(phase: .start, url: "ws://venue/feed")), 0, 0))
         for (n, start) in connectedAt.enumerated() {
@@ -75,7 +89,7 @@ import WireTapeMock
             }
             if e < 3 { t.edge(.connecting, epoch: e, at: end + 10) }
         }
-        return try t.write(blockSize: 1024)
+        return t
     }
 
     /// Plays one connection to its end through `consumer`.
@@ -160,6 +174,18 @@ import WireTapeMock
         }
         #expect(total == expectedFrames)
         #expect(reference.played.count == (scenario == .epochs ? 1 : 3))
+        // Byte-exact against the tape itself, so that a fault every consumer shares (the
+        // producer's) cannot hide behind the comparison between consumers.
+        switch scenario {
+        case .plain:
+            for e in 1...3 {
+                #expect(reference.played[e - 1].frames == Self.recorded(epoch: UInt64(e), as: UInt64(e)), "epoch \(e)")
+            }
+        case .epochs:
+            #expect(reference.played.first?.frames == Self.recorded(epoch: 2, as: 1))
+        case .mutated, .timeRange:
+            break
+        }
         for consumer in [Consumer.frames, .views] {
             let r = try #require(results[consumer])
             #expect(r.played.count == reference.played.count, "\(consumer)")
