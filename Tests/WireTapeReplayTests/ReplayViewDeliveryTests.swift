@@ -192,7 +192,7 @@ import WireTapeMock
             for (i, (got, want)) in zip(r.played, reference.played).enumerated() {
                 #expect(got.end == want.end, "\(consumer) connection \(i)")
                 #expect(got.frames.count == want.frames.count, "\(consumer) connection \(i)")
-                if let k = zip(got.frames, want.frames).firstIndex(where: { $0 != $1 }) {
+                if let k = (0..<min(got.frames.count, want.frames.count)).first(where: { got.frames[$0] != want.frames[$0] }) {
                     Issue.record("\(consumer) connection \(i): frame \(k) differs: \(got.frames[k]) vs \(want.frames[k])")
                 }
             }
