@@ -131,7 +131,8 @@ let replayOutageJSONL = """
             for i in 0..<perEpoch {
                 ms += 1
                 if i % 5 == 2 {
-                    let bytes = (0..<(i % 150)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ i &+ e) }
+                    // Printable bytes without a newline, so that outputs compare as text, line by line.
+                    let bytes = (0..<(i % 150)).map { UInt8(32 + ($0 * 7 + i + e) % 95) }
                     l.append(#"{"type":"frame","epoch":\#(e),\#(at(ms)),"data_b64":"\#(Data(bytes).base64EncodedString())"}"#)
                 } else {
                     l.append(#"{"type":"frame","epoch":\#(e),\#(at(ms)),"data":"e\#(e) f\#(i) \#(String(repeating: "é✓-", count: i % 60))"}"#)

@@ -170,7 +170,7 @@ import WireTapeMock
         if scenario == .timeRange {
             let recording = try Recording.load(directory: dir, selection: selection)
             expectedFrames = recording.inboundCount
-            #expect(expectedFrames > Self.framesPerEpoch && expectedFrames < 2 * Self.framesPerEpoch)
+            #expect(expectedFrames > Self.framesPerEpoch && expectedFrames < 3 * Self.framesPerEpoch)
         }
         #expect(total == expectedFrames)
         #expect(reference.played.count == (scenario == .epochs ? 1 : 3))
