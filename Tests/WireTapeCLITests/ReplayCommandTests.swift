@@ -159,6 +159,15 @@ let replayOutageJSONL = """
         return bytes
     }
 
+    /// Nil when `a` and `b` are equal, else where they first differ (a short message: a failed
+    /// `==` on outputs this large would make the test library diff them at length).
+    func firstDifference(_ a: [UInt8], _ b: [UInt8]) -> String? {
+        guard a != b else { return nil }
+        let i = zip(a, b).prefix { $0 == $1 }.count
+        let line = a.prefix(i).filter { $0 == 10 }.count
+        return "\(a.count) vs \(b.count) bytes, first difference at byte \(i) (line \(line + 1))"
+    }
+
     @Test("raw output, lent from the decoded blocks, equals cat's and the frames' payloads: across blocks and epochs, with --epoch, --from/--to, --mutate and --reconnect")
     func rawFastPathEqualsFramePath() async throws {
         let dir = try await imported(Self.manyBlocksJSONL())
@@ -172,13 +181,13 @@ let replayOutageJSONL = """
             #expect(cattedLines == expectedLines + 1, "\(selection)")
             let (raw, err, code) = await CLIRun.inProcess(["replay", dir, "--speed", "max", "--format", "raw"] + selection)
             #expect(code == 0, "\(selection): \(err)")
-            #expect(raw == catted, "\(selection)")
+            #expect(firstDifference(Array(raw.utf8), Array(catted.utf8)) == nil, "\(selection)")
             // The same replay through the resilient stack: owned frames, taken one by one.
             let (reconnecting, err2, code2) = await CLIRun.inProcess(["replay", dir, "--speed", "max", "--format", "raw", "--reconnect"] + selection)
             #expect(code2 == 0, "\(selection): \(err2)")
-            #expect(reconnecting == catted, "\(selection) --reconnect")
+            #expect(firstDifference(Array(reconnecting.utf8), Array(catted.utf8)) == nil, "\(selection) --reconnect")
             let (json, _, _) = await CLIRun.inProcess(["replay", dir, "--speed", "max"] + selection)
-            #expect(rawOfJSONL(json) == Array(catted.utf8), "\(selection) jsonl")
+            #expect(firstDifference(rawOfJSONL(json), Array(catted.utf8)) == nil, "\(selection) jsonl")
         }
         // Mutated frames are owned (a reorder holds them across blocks) and lent to the printer
         // as views of one copy: the same payloads as jsonl prints from the frames.
@@ -186,7 +195,7 @@ let replayOutageJSONL = """
         let (raw, err, code) = await CLIRun.inProcess(["replay", dir, "--speed", "max", "--format", "raw"] + mutations)
         #expect(code == 0, "\(err)")
         let (json, _, _) = await CLIRun.inProcess(["replay", dir, "--speed", "max"] + mutations)
-        #expect(Array(raw.utf8) == rawOfJSONL(json))
+        #expect(firstDifference(Array(raw.utf8), rawOfJSONL(json)) == nil)
         let mutatedLines = raw.split(separator: "\n", omittingEmptySubsequences: false).count
         #expect(mutatedLines == 3002)  // 3000 - 3 dropped + 4 duplicated, and the empty piece after the last newline
         #expect(parseLines(json).last?["frames"] as? Int == 3001)
