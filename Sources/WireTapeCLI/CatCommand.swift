@@ -104,8 +104,7 @@ public struct CatCommand: AsyncParsableCommand {
             case .raw:
                 while let v = try cursor.nextView() {
                     guard v.body == nil else { continue }
-                    out.append(v.payload)
-                    out.append(byte: 10)
+                    out.appendLine(v.payload)
                 }
             case .jsonl:
                 while let v = try cursor.nextView() {

@@ -165,6 +165,14 @@ final class OutputBuffer {
         if count >= Self.flushAt { flush() }
     }
 
+    /// Appends a frame payload and a newline: a line of the raw format (`cat` and `replay
+    /// --format raw`).
+    @inline(__always)
+    func appendLine(_ payload: UnsafeRawBufferPointer) {
+        append(payload)
+        append(byte: 10)
+    }
+
     /// Appends a string's UTF-8 bytes.
     func append(_ s: String) {
         var s = s

@@ -60,7 +60,9 @@ public struct ReplayCommand: AsyncParsableCommand {
     public func run() async throws {
         let replay = try playback.connector(directory: try await journal.readable(), silenceEnd: reconnect ? .whenClosed : .atRecordedEnd)
         let out = ReplayPrinter(format: format)
-        let session = ReplaySession(messages: messages, out: out)
+        // Paced in real time, each batch is printed when it is due; on virtual time the output
+        // is written in large pieces.
+        let session = ReplaySession(messages: messages, out: out, flushEachBatch: replay.virtualTime == nil)
         let final: LifecycleSnapshot
         if reconnect {
             final = await session.runReconnecting(
@@ -80,17 +82,26 @@ public struct ReplayCommand: AsyncParsableCommand {
     }
 }
 
-/// Lines from two tasks (frames, lifecycle edges) through one lock.
+/// Lines from two tasks (frames, lifecycle edges) through one lock, into `cat`'s output buffer.
 final class ReplayPrinter: Sendable {
     let format: ReplayCommand.Format
-    private let out: Mutex<BufferedOutput>
+    private let lock = Mutex(())
+    /// Touched only inside `lock.withLock` (every use below), so never from two threads at
+    /// once. Not a `Mutex<OutputBuffer>`: region checking would then tie the buffer to the views
+    /// a batch lends (``frames(_:)``), which are only copied into it.
+    nonisolated(unsafe) private let out: OutputBuffer
 
     init(format: ReplayCommand.Format) {
         self.format = format
-        out = Mutex(BufferedOutput(JournalOutput.current))
+        out = OutputBuffer(JournalOutput.current)
     }
 
-    func line(_ s: String) { out.withLock { $0.append(s); $0.append("\n") } }
+    func line(_ s: String) {
+        lock.withLock { _ in
+            out.append(s)
+            out.append(byte: 10)
+        }
+    }
 
     func lifecycle(_ s: LifecycleSnapshot) {
         guard format == .jsonl else { return }
@@ -98,27 +109,34 @@ final class ReplayPrinter: Sendable {
     }
 
     func frame(_ f: InboundFrame) {
-        out.withLock { Self.append(f, format, to: &$0) }
+        lock.withLock { _ in Self.append(f, format, to: out) }
     }
 
-    /// A batch of frames under one lock (a diverted stream hands them over this way).
-    func frames(_ batch: UnsafeBufferPointer<InboundFrame>) {
-        out.withLock { o in
-            for f in batch { Self.append(f, format, to: &o) }
+    /// A batch of frames lent as views, under one lock (a stream diverted with
+    /// `divert(toViews:)` hands them over this way): raw payloads go from the replay's decoded
+    /// block straight into the output buffer, as `cat --format raw` writes them.
+    func frames(_ batch: UnsafeBufferPointer<InboundFrameView>) {
+        lock.withLock { _ in
+            switch format {
+            case .raw:
+                for v in batch { out.appendLine(v.payload) }
+            case .jsonl:
+                for v in batch { Self.append(v.frame, .jsonl, to: out) }
+            }
         }
     }
 
-    private static func append(_ f: InboundFrame, _ format: ReplayCommand.Format, to o: inout BufferedOutput) {
+    private static func append(_ f: InboundFrame, _ format: ReplayCommand.Format, to o: OutputBuffer) {
         switch format {
         case .jsonl:
             o.append(RecordJSON.line(f.frame, direction: .inbound, epoch: f.epoch, at: f.received))
+            o.append(byte: 10)
         case .raw:
             switch f.frame {
-            case .text(var s): s.withUTF8 { o.append(UnsafeRawBufferPointer($0)) }
-            case .binary(let b): b.withUnsafeBytes { o.append($0) }
+            case .text(var s): s.withUTF8 { o.appendLine(UnsafeRawBufferPointer($0)) }
+            case .binary(let b): b.withUnsafeBytes { o.appendLine($0) }
             }
         }
-        o.append("\n")
     }
 
     func sent(_ text: String, epoch: UInt64) {
@@ -126,18 +144,20 @@ final class ReplayPrinter: Sendable {
         line(RecordJSON.line(.text(text), direction: .outbound, epoch: epoch, at: .now()))
     }
 
-    func flush() { out.withLock { $0.flush() } }
+    func flush() { lock.withLock { _ in out.flush() } }
 }
 
 /// The logic of `replay`, apart from argument parsing.
 final class ReplaySession: Sendable {
     let messages: [String]
     let out: ReplayPrinter
+    let flushEachBatch: Bool
     private let count = Atomic<Int>(0)
 
-    init(messages: [String], out: ReplayPrinter) {
+    init(messages: [String], out: ReplayPrinter, flushEachBatch: Bool) {
         self.messages = messages
         self.out = out
+        self.flushEachBatch = flushEachBatch
     }
 
     /// Frames printed.
@@ -177,12 +197,14 @@ final class ReplaySession: Sendable {
             snapshot.at = connection.info.connectedAt
             out.lifecycle(snapshot)
             await sendSubscriptions(messages, via: connection.sink, epoch: snapshot.epoch) { out.sent($0, epoch: snapshot.epoch) }
-            // Frames are printed in the batches the replay hands over, on its own task: no hop
-            // and no lock per frame. The cause of the end is the final lifecycle edge's, below.
+            // Frames are printed in the batches the replay hands over, on its own task: no hop,
+            // no lock and no copy per frame (views of the replay's decoded block). The cause of
+            // the end is the final lifecycle edge's, below.
             await withCheckedContinuation { (ended: CheckedContinuation<Void, Never>) in
                 connection.inbound.divert(
-                    to: { [self] batch in
+                    toViews: { [self] batch in
                         out.frames(batch)
+                        if flushEachBatch { out.flush() }
                         count.add(batch.count, ordering: .relaxed)
                     },
                     onEnd: { _ in ended.resume() })

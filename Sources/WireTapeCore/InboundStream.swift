@@ -37,7 +37,8 @@ public final class InboundStream: AsyncSequence, Sendable {
         var onTermination: (@Sendable () -> Void)?
         /// Called once when the consumer has taken the end (see ``Producer/setEndHandler(_:)``).
         var onEnd: (@Sendable () -> Void)?
-        /// Set by ``InboundStream/divert(to:onEnd:)``: frames go here instead of the queue.
+        /// Set by ``InboundStream/divert(to:onEnd:)`` or ``InboundStream/divert(toViews:onEnd:)``:
+        /// frames go here instead of the queue.
         var divert: Divert?
         /// Set by ``InboundStream/observe(_:)``: called for every frame before it is queued
         /// or diverted.
@@ -68,8 +69,24 @@ public final class InboundStream: AsyncSequence, Sendable {
 
     /// Where a diverted stream sends its frames and its end.
     private struct Divert {
-        let frames: @Sendable (UnsafeBufferPointer<InboundFrame>) -> Void
+        enum Target {
+            case frames(@Sendable (UnsafeBufferPointer<InboundFrame>) -> Void)
+            case views(@Sendable (UnsafeBufferPointer<InboundFrameView>) -> Void)
+        }
+        let target: Target
         let end: @Sendable (WSError?) -> Void
+
+        /// Hands owned frames over in the form the consumer takes.
+        func hand<C: Collection>(_ frames: C) where C.Element == InboundFrame {
+            switch target {
+            case .frames(let f):
+                if frames.withContiguousStorageIfAvailable({ f($0) }) == nil {
+                    Array(frames).withUnsafeBufferPointer { f($0) }
+                }
+            case .views(let v):
+                InboundFrameView.withViews(of: frames) { v($0) }
+            }
+        }
     }
 
     private let state = Mutex(State())
@@ -133,6 +150,17 @@ public final class InboundStream: AsyncSequence, Sendable {
             stream.yield(frames)
         }
 
+        /// Queues frames lent as views (a replay lends its decoded journal blocks this way).
+        ///
+        /// A consumer that diverted with ``InboundStream/divert(toViews:onEnd:)`` receives the
+        /// views as they are, synchronously, nothing copied; for any other consumer (an
+        /// iterator, ``InboundStream/divert(to:onEnd:)``, an observer) each view becomes an owned
+        /// ``InboundFrame`` (``InboundFrameView/frame``), queued or handed over as
+        /// ``yield(contentsOf:)`` does. Either way the views are not used after this returns.
+        /// Returns like ``yield(_:)``.
+        @discardableResult
+        public func yield(views: UnsafeBufferPointer<InboundFrameView>) -> Bool { stream.yield(views: views) }
+
         /// Ends the stream normally, after the queued frames.
         public func finish() { stream.terminate(.finished) }
 
@@ -181,9 +209,7 @@ public final class InboundStream: AsyncSequence, Sendable {
             }
             if let divert = s.divert {
                 // Handed over under the lock, so no frame can follow the end (see divert).
-                if frames.withContiguousStorageIfAvailable({ divert.frames($0) }) == nil {
-                    Array(frames).withUnsafeBufferPointer { divert.frames($0) }
-                }
+                divert.hand(frames)
                 return (nil, true)
             }
             var rest = frames[...]
@@ -206,6 +232,20 @@ public final class InboundStream: AsyncSequence, Sendable {
         }
         waiter?.resume(returning: first)
         return keepGoing
+    }
+
+    private func yield(views: UnsafeBufferPointer<InboundFrameView>) -> Bool {
+        guard !views.isEmpty else { return true }
+        // nil: the consumer does not take views (or observers want frames).
+        let lent: Bool? = state.withLock { s in
+            guard s.terminal == nil else { return false }
+            guard s.observers.isEmpty, let divert = s.divert, case .views(let take) = divert.target else { return nil }
+            take(views)
+            return true
+        }
+        if let lent { return lent }
+        // Copied outside the lock; a consumer that diverts meanwhile gets them from the frame path.
+        return yield(views.map(\.frame))
     }
 
     private func terminate(_ t: Terminal) {
@@ -255,11 +295,37 @@ public final class InboundStream: AsyncSequence, Sendable {
         to frames: @escaping @Sendable (UnsafeBufferPointer<InboundFrame>) -> Void,
         onEnd: @escaping @Sendable (WSError?) -> Void
     ) {
-        let divert = Divert(frames: frames, end: onEnd)
+        install(Divert(target: .frames(frames), end: onEnd))
+    }
+
+    /// Hands every frame from now on to `views` as borrowed views, and the stream's end to
+    /// `onEnd`: ``divert(to:onEnd:)`` for a consumer that only reads each payload once (writes
+    /// it out, counts it) and so needs no owned copy.
+    ///
+    /// A producer that lends views (``Producer/yield(views:)``, the replay) hands them over as
+    /// they are: no `String` or `[UInt8]` per frame. Owned frames (queued before this call, or
+    /// yielded by a producer that has only those) are lent as views of one copy per batch.
+    /// Everything else is as ``divert(to:onEnd:)``: in order, synchronously on the producer's
+    /// thread and under the stream's lock, never paused, `onEnd` exactly once, at most one
+    /// divert per stream and never while iterating.
+    /// - Parameters:
+    ///   - views: Receives each batch, in order; the views and their payloads are valid only
+    ///     during the call (``InboundFrameView/frame`` copies one).
+    ///   - onEnd: Receives the end: `nil` after ``Producer/finish()``, the error after
+    ///     ``Producer/finish(throwing:)``.
+    public func divert(
+        toViews views: @escaping @Sendable (UnsafeBufferPointer<InboundFrameView>) -> Void,
+        onEnd: @escaping @Sendable (WSError?) -> Void
+    ) {
+        install(Divert(target: .views(views), end: onEnd))
+    }
+
+    private func install(_ divert: Divert) {
+        let onEnd = divert.end
         let (demand, ended, endTaken): ((@Sendable () -> Void)?, Terminal?, (@Sendable () -> Void)?) = state.withLock { s in
             precondition(s.divert == nil && s.waiter == nil, "InboundStream.divert: the stream already has a consumer")
             if s.queuedCount > 0 {
-                s.queue[s.head...].withUnsafeBufferPointer { frames($0) }
+                divert.hand(s.queue[s.head...])
                 s.queue.removeAll()
                 s.head = 0
                 s.queuedBytes = 0

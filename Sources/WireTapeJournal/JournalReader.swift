@@ -204,18 +204,45 @@ public final class JournalCursor {
     /// - Throws: as ``next()``.
     public func nextView() throws(JournalError) -> RecordView? {
         while let (h, raw) = try nextAcceptedHead() {
-            guard let kind = RecordKind(rawValue: h.kindByte) else { continue }
-            let bytes = UnsafeRawBufferPointer(rebasing: raw[h.bodyStart..<h.bodyEnd])
-            if kind == .inboundFrame || kind == .outboundFrame {
-                return RecordView(
-                    seq: h.seq, epoch: h.epoch, wallNanos: h.wall, monoNanos: h.mono, kind: kind,
-                    opcode: h.flags & RecordCodec.frameBinary != 0 ? .binary : .text, payload: bytes, body: nil)
-            }
-            let body: RecordBody?? = try? RecordCodec.decodeBody(h, in: raw)
-            guard case .some(.some(let b)) = body else { continue }
-            return RecordView(seq: h.seq, epoch: h.epoch, wallNanos: h.wall, monoNanos: h.mono, kind: kind, opcode: nil, payload: UnsafeRawBufferPointer(start: nil, count: 0), body: b)
+            if let v = view(h, raw) { return v }
         }
         return nil
+    }
+
+    /// The next records the filter accepts, up to `limit`, as borrowed views that all stay
+    /// valid until the next call on this cursor: ``nextView()`` for a reader that hands a
+    /// batch of payloads on before it reads further (a replay lending them to its consumer).
+    ///
+    /// A batch never spans two blocks, so it holds fewer than `limit` views at the end of a
+    /// block; it is empty only at the current end of the journal.
+    /// - Parameters:
+    ///   - views: Replaced with the batch (its capacity is kept, so a reused array allocates nothing).
+    ///   - limit: The most views in the batch (at least 1).
+    /// - Throws: as ``next()``.
+    public func nextViews(into views: inout [RecordView], limit: Int) throws(JournalError) {
+        views.removeAll(keepingCapacity: true)
+        while views.isEmpty, let (h, raw) = try nextAcceptedHead() {
+            if let v = view(h, raw) { views.append(v) }
+            // The rest of this block only: the next block would reuse the bytes the views lend.
+            while views.count < limit, let (h, raw) = nextAcceptedHeadInBlock() {
+                if let v = view(h, raw) { views.append(v) }
+            }
+        }
+    }
+
+    /// The view of an accepted record; nil for a body this build cannot decode.
+    @inline(__always)
+    private func view(_ h: RecordHead, _ raw: UnsafeRawBufferPointer) -> RecordView? {
+        guard let kind = RecordKind(rawValue: h.kindByte) else { return nil }
+        if kind == .inboundFrame || kind == .outboundFrame {
+            return RecordView(
+                seq: h.seq, epoch: h.epoch, wallNanos: h.wall, monoNanos: h.mono, kind: kind,
+                opcode: h.flags & RecordCodec.frameBinary != 0 ? .binary : .text,
+                payload: UnsafeRawBufferPointer(rebasing: raw[h.bodyStart..<h.bodyEnd]), body: nil)
+        }
+        let body: RecordBody?? = try? RecordCodec.decodeBody(h, in: raw)
+        guard case .some(.some(let b)) = body else { return nil }
+        return RecordView(seq: h.seq, epoch: h.epoch, wallNanos: h.wall, monoNanos: h.mono, kind: kind, opcode: nil, payload: UnsafeRawBufferPointer(start: nil, count: 0), body: b)
     }
 
     /// The next record the filter accepts, or nil at the current end of the journal.
@@ -238,19 +265,25 @@ public final class JournalCursor {
     /// next call), loading blocks as needed; nil at the current end of the journal.
     private func nextAcceptedHead() throws(JournalError) -> (RecordHead, UnsafeRawBufferPointer)? {
         while true {
-            if inBlock {
-                let raw = reader!.rawBytes
-                while headIndex < contents.heads.count {
-                    let h = contents.heads[headIndex]
-                    headIndex += 1
-                    if options.filter.accepts(kindByte: h.kindByte, seq: h.seq, epoch: h.epoch, wall: h.wall) {
-                        return (h, raw)
-                    }
-                }
-                inBlock = false
-            }
+            if let next = nextAcceptedHeadInBlock() { return next }
             guard try loadNextBlock() else { return nil }
         }
+    }
+
+    /// The next accepted record head of the loaded block, if any; never loads a block.
+    @inline(__always)
+    private func nextAcceptedHeadInBlock() -> (RecordHead, UnsafeRawBufferPointer)? {
+        guard inBlock else { return nil }
+        let raw = reader!.rawBytes
+        while headIndex < contents.heads.count {
+            let h = contents.heads[headIndex]
+            headIndex += 1
+            if options.filter.accepts(kindByte: h.kindByte, seq: h.seq, epoch: h.epoch, wall: h.wall) {
+                return (h, raw)
+            }
+        }
+        inBlock = false
+        return nil
     }
 
     /// Advances to the next valid block that may hold accepted records; false at the end.

@@ -171,8 +171,18 @@ final class ReplayConnection: Sendable {
         var plan = FramePlan(mutations: mutations, seed: seed)
         let plain = mutations.isEmpty
         var window: [Int: InboundFrame] = [:]
+        // Without mutations, frames are lent to the stream as views of the cursor's decoded
+        // block (no copy unless the consumer wants owned frames); mutated frames are owned,
+        // since a reorder holds them across blocks.
+        var records: [RecordView] = []
+        var views: [InboundFrameView] = []
         var batch: [InboundFrame] = []
-        batch.reserveCapacity(Self.batchLimit)
+        if plain {
+            records.reserveCapacity(Self.batchLimit)
+            views.reserveCapacity(Self.batchLimit)
+        } else {
+            batch.reserveCapacity(Self.batchLimit)
+        }
         var batchBytes = 0
         var batchDue: Duration = .zero
         var index = 0
@@ -187,15 +197,20 @@ final class ReplayConnection: Sendable {
             if let virtual, batchDue > virtual.clock.now.offset {
                 virtual.clock.advance(to: .init(offset: batchDue))
             }
-            guard !batch.isEmpty else { return }
+            let count = views.count + batch.count
+            guard count > 0 else { return }
             if isEnded {
-                undelivered += batch.count
+                undelivered += count
+                views.removeAll(keepingCapacity: true)
                 batch.removeAll(keepingCapacity: true)
                 return
             }
             activity.recordRead(bytes: batchBytes, at: clock.nowNanos)
-            delivered += batch.count
-            let more = producer.yield(contentsOf: batch)
+            delivered += count
+            var more = true
+            if !views.isEmpty { more = views.withUnsafeBufferPointer { producer.yield(views: $0) } }
+            if !batch.isEmpty { more = producer.yield(contentsOf: batch) && more }
+            views.removeAll(keepingCapacity: true)
             batch.removeAll(keepingCapacity: true)
             batchBytes = 0
             if !more && !isEnded { await waitForDemand() }
@@ -261,48 +276,52 @@ final class ReplayConnection: Sendable {
                 fromSeq: e.firstSeq, fromWall: recording.selection.fromWall, toWall: recording.selection.toWall,
                 epoch: e.frameEpochFilter, direction: .inbound)
             let cursor = try JournalCursor(directory: recording.directory, options: ReadOptions(filter: filter))
-            while running, let v = try cursor.nextView() {
-                if let j = joinAt, v.monoNanos < j {
-                    missed += 1
+            while running {
+                try cursor.nextViews(into: &records, limit: Self.batchLimit)
+                if records.isEmpty { break }
+                for v in records {
+                    if let j = joinAt, v.monoNanos < j {
+                        missed += 1
+                        index += 1
+                        continue
+                    }
+                    if missed > 0 {
+                        connector.count { [missed] in $0.framesMissed += missed }
+                        missed = 0
+                    }
+                    let view = InboundFrameView(
+                        isBinary: v.opcode == .binary, payload: v.payload, epoch: epoch,
+                        received: ReceiveTimestamp(wallNanos: v.wallNanos, monotonicNanos: v.monoNanos))
+                    let recordedOffset: Duration = .nanos(v.monoNanos &- e.connectedMono)
+                    let i = index
                     index += 1
-                    continue
-                }
-                if missed > 0 {
-                    connector.count { [missed] in $0.framesMissed += missed }
-                    missed = 0
-                }
-                let frame: Frame =
-                    v.opcode == .binary ? .binary(Array(v.payload)) : .text(String(decoding: v.payload, as: UTF8.self))
-                let f = InboundFrame(
-                    frame: frame, epoch: epoch, received: ReceiveTimestamp(wallNanos: v.wallNanos, monotonicNanos: v.monoNanos))
-                let recordedOffset: Duration = .nanos(v.monoNanos &- e.connectedMono)
-                if plain {
-                    // The common case, without the mutation machinery: a frame that is already
-                    // due joins the batch without any suspension point.
-                    let due = base + recordedOffset
-                    let ready: Bool
-                    if virtual != nil { ready = due < horizon } else { ready = due <= clock.now.offset }
-                    if ready {
-                        if due > batchDue { batchDue = due }
-                        batch.append(f)
-                        batchBytes += f.frame.byteCount
-                        if batch.count >= Self.batchLimit {
-                            await flush()
+                    if plain {
+                        // The common case, without the mutation machinery: a frame that is
+                        // already due joins the batch without any suspension point.
+                        let due = base + recordedOffset
+                        if virtual != nil ? due < horizon : due <= clock.now.offset {
+                            if due > batchDue { batchDue = due }
+                        } else {
+                            guard await reach(due) else { running = false; break }
                             if isEnded { running = false }
                         }
+                        views.append(view)
+                        batchBytes += v.payload.count
+                        if !running { break }
                     } else {
-                        guard await reach(due) else { running = false; break }
-                        await append(f)
-                        if isEnded { running = false }
+                        window[i] = view.frame
+                        let steps = plan.frame(index: i, recorded: recordedOffset)
+                        running = await perform(steps)
+                        for case .frame(let j, _) in steps { window[j] = nil }
+                        if !plan.isHolding(i) { window[i] = nil }
+                        if !running { break }
                     }
-                } else {
-                    window[index] = f
-                    let steps = plan.frame(index: index, recorded: recordedOffset)
-                    running = await perform(steps)
-                    for case .frame(let j, _) in steps { window[j] = nil }
-                    if !plan.isHolding(index) { window[index] = nil }
                 }
-                index += 1
+                // The views borrow the cursor's block: hand them over before it reads on.
+                if !views.isEmpty {
+                    await flush()
+                    if isEnded { running = false }
+                }
             }
             if running { running = await perform(plan.finish(frameCount: index)) }
             await flush()

@@ -143,6 +143,87 @@ let replayOutageJSONL = """
         #expect(lines.last?["frames"] as? Int == 200)
     }
 
+    /// Three epochs of `perEpoch` text and binary frames of up to ~200 bytes (about 300 KB in
+    /// all: several 64 KiB blocks per epoch), ending 1011, 1006 and with the recorder's close.
+    static func manyBlocksJSONL(perEpoch: Int = 1000) -> String {
+        var l = [#"{"type":"session","epoch":0,"wall_ns":1800000000000000000,"mono_ns":1000000000,"phase":"start"}"#]
+        var ms = 10
+        func at(_ ms: Int) -> String { #""wall_ns":\#(1_800_000_000_000_000_000 + ms * 1_000_000),"mono_ns":\#(1_000_000_000 + ms * 1_000_000)"# }
+        for e in 1...3 {
+            l.append(#"{"type":"lifecycle","epoch":\#(e),\#(at(ms)),"state":"connected"}"#)
+            for i in 0..<perEpoch {
+                ms += 1
+                if i % 5 == 2 {
+                    // Printable bytes without a newline, so that outputs compare as text, line by line.
+                    let bytes = (0..<(i % 150)).map { UInt8(32 + ($0 * 7 + i + e) % 95) }
+                    l.append(#"{"type":"frame","epoch":\#(e),\#(at(ms)),"data_b64":"\#(Data(bytes).base64EncodedString())"}"#)
+                } else {
+                    l.append(#"{"type":"frame","epoch":\#(e),\#(at(ms)),"data":"e\#(e) f\#(i) \#(String(repeating: "é✓-", count: i % 60))"}"#)
+                }
+            }
+            ms += 100
+            switch e {
+            case 1: l.append(#"{"type":"lifecycle","epoch":1,\#(at(ms)),"state":"reconnecting","close_code":1011,"close_reason":"overloaded","closed_by":"peer"}"#)
+            case 2: l.append(#"{"type":"lifecycle","epoch":2,\#(at(ms)),"state":"reconnecting","close_code":1006,"error":"connectionLost","message":"reset"}"#)
+            default: l.append(#"{"type":"lifecycle","epoch":3,\#(at(ms)),"state":"closed","close_code":1000,"close_reason":"shutdown","closed_by":"local"}"#)
+            }
+            ms += 100
+        }
+        return l.joined(separator: "\n") + "\n"
+    }
+
+    /// The payloads of a replay's jsonl output, as raw prints them: one per line.
+    func rawOfJSONL(_ out: String) -> [UInt8] {
+        var bytes: [UInt8] = []
+        for line in parseLines(out) where line["type"] as? String == "frame" && line["dir"] as? String == "in" {
+            if let t = line["data"] as? String { bytes += Array(t.utf8) } else { bytes += Array(Data(base64Encoded: line["data_b64"] as! String)!) }
+            bytes.append(10)
+        }
+        return bytes
+    }
+
+    /// Nil when `a` and `b` are equal, else where they first differ (a short message: a failed
+    /// `==` on outputs this large would make the test library diff them at length).
+    func firstDifference(_ a: [UInt8], _ b: [UInt8]) -> String? {
+        guard a != b else { return nil }
+        let i = zip(a, b).prefix { $0 == $1 }.count
+        let line = a.prefix(i).filter { $0 == 10 }.count
+        return "\(a.count) vs \(b.count) bytes, first difference at byte \(i) (line \(line + 1))"
+    }
+
+    @Test("raw output, lent from the decoded blocks, equals cat's and the frames' payloads: across blocks and epochs, with --epoch, --from/--to, --mutate and --reconnect")
+    func rawFastPathEqualsFramePath() async throws {
+        let dir = try await imported(Self.manyBlocksJSONL())
+        // Frames of the middle of epoch 1 to the middle of epoch 3 (wall ms 510 and 2800).
+        let from = String(1_800_000_000_000_000_000 + 510 * 1_000_000)
+        let to = String(1_800_000_000_000_000_000 + 2_800 * 1_000_000)
+        for selection in [[], ["--epoch", "2"], ["--from", from, "--to", to]] {
+            let (catted, _, _) = await CLIRun.inProcess(["cat", dir, "--format", "raw", "--direction", "in"] + selection)
+            let expectedLines = selection.isEmpty ? 3000 : selection.count == 2 ? 1000 : 1891  // 501 + 1000 + 390
+            let cattedLines = catted.split(separator: "\n", omittingEmptySubsequences: false).count
+            #expect(cattedLines == expectedLines + 1, "\(selection)")
+            let (raw, err, code) = await CLIRun.inProcess(["replay", dir, "--speed", "max", "--format", "raw"] + selection)
+            #expect(code == 0, "\(selection): \(err)")
+            #expect(firstDifference(Array(raw.utf8), Array(catted.utf8)) == nil, "\(selection)")
+            // The same replay through the resilient stack: owned frames, taken one by one.
+            let (reconnecting, err2, code2) = await CLIRun.inProcess(["replay", dir, "--speed", "max", "--format", "raw", "--reconnect"] + selection)
+            #expect(code2 == 0, "\(selection): \(err2)")
+            #expect(firstDifference(Array(reconnecting.utf8), Array(catted.utf8)) == nil, "\(selection) --reconnect")
+            let (json, _, _) = await CLIRun.inProcess(["replay", dir, "--speed", "max"] + selection)
+            #expect(firstDifference(rawOfJSONL(json), Array(catted.utf8)) == nil, "\(selection) jsonl")
+        }
+        // Mutated frames are owned (a reorder holds them across blocks) and lent to the printer
+        // as views of one copy: the same payloads as jsonl prints from the frames.
+        let mutations = ["--mutate", "drop-frames:1:5:3", "--mutate", "duplicate-frames:2:10:4", "--mutate", "reorder-frames:3:100:50", "--seed", "9"]
+        let (raw, err, code) = await CLIRun.inProcess(["replay", dir, "--speed", "max", "--format", "raw"] + mutations)
+        #expect(code == 0, "\(err)")
+        let (json, _, _) = await CLIRun.inProcess(["replay", dir, "--speed", "max"] + mutations)
+        #expect(firstDifference(Array(raw.utf8), rawOfJSONL(json)) == nil)
+        let mutatedLines = raw.split(separator: "\n", omittingEmptySubsequences: false).count
+        #expect(mutatedLines == 3002)  // 3000 - 3 dropped + 4 duplicated, and the empty piece after the last newline
+        #expect(parseLines(json).last?["frames"] as? Int == 3001)
+    }
+
     @Test("a journal recorded by the demo (a live feed through the resilient stack) replays with the same epochs, frames and outage causes")
     func recordedDemoReplays() async throws {
         let journal = tempDir() + "/demo"

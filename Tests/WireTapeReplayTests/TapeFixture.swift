@@ -41,11 +41,15 @@ struct Tape {
     }
 
     /// Writes the tape into a fresh journal directory and returns its path.
-    func write() throws -> String {
+    /// - Parameter blockSize: the writer's block size, when not its default (small blocks
+    ///   spread an epoch over many).
+    func write(blockSize: Int? = nil) throws -> String {
         var template = Array("/tmp/wiretape-replay-test-XXXXXX".utf8CString)
         let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         let dir = String(cString: p!) + "/j"
-        let w = try JournalWriter(directory: dir)
+        var options = JournalWriterOptions()
+        if let blockSize { options.blockSize = blockSize }
+        let w = try JournalWriter(directory: dir, options: options)
         for r in records.sorted(by: { $0.ms < $1.ms }) { try w.append(r.body, epoch: r.epoch, at: Self.at(r.ms)) }
         try w.close()
         return dir

@@ -3,7 +3,8 @@
 //   bench-replay DIR [--runs 3] [--pacing-seconds 3]
 //
 // 1. decode floor: JournalCursor.nextView() over every record (no Frame built).
-// 2. as fast as possible: ReplayConnector on virtual time -> a consumer that only counts.
+// 2. as fast as possible: ReplayConnector on virtual time -> a consumer that only counts
+//    (an iterator; a batch consumer of frames; a batch consumer of views).
 // 3. x1 pacing: the first --pacing-seconds of the journal at recorded speed; for every frame
 //    |actual - scheduled| delivery time, p50 / p99 / max.
 //
@@ -180,6 +181,30 @@ for _ in 0..<runs {
 }
 print(String(format: "replay max speed %.2f M frames/s through ReplayConnector, batch consumer (divert; median of %d; min %.2f, max %.2f)",
     median(batchRates) / 1e6, runs, batchRates.min()! / 1e6, batchRates.max()! / 1e6))
+
+// 2c. The same, to a consumer that takes the frames as views (`InboundStream.divert(toViews:)`,
+// what `replay` prints from): no Frame built, the payloads lent from the decoded block.
+var viewRates: [Double] = []
+for _ in 0..<runs {
+    let recording = try Recording.load(directory: dir)
+    let replay = try ReplayConnector(recording: recording, options: ReplayOptions(pacing: .asFastAsPossible))
+    let counter = Counter()
+    let start = ContinuousClock.now
+    while true {
+        let connection: WSConnection
+        do { connection = try await replay.connect(request) } catch { break }
+        await withCheckedContinuation { (ended: CheckedContinuation<Void, Never>) in
+            connection.inbound.divert(
+                toViews: { batch in counter.n.add(batch.count, ordering: .relaxed) }, onEnd: { _ in ended.resume() })
+        }
+    }
+    let elapsed = seconds(start.duration(to: .now))
+    let n = counter.n.load(ordering: .relaxed)
+    guard n == recording.inboundCount else { fail("delivered \(n) of \(recording.inboundCount) frames") }
+    viewRates.append(Double(n) / elapsed)
+}
+print(String(format: "replay max speed %.2f M frames/s through ReplayConnector, view batch consumer (divert(toViews:); median of %d; min %.2f, max %.2f)",
+    median(viewRates) / 1e6, runs, viewRates.min()! / 1e6, viewRates.max()! / 1e6))
 
 // 3. x1 pacing accuracy over the first seconds of the journal.
 do {
