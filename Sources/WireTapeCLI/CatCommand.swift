@@ -122,8 +122,8 @@ public struct CatCommand: AsyncParsableCommand {
                 }
             }
         }
-        func warnNew() {
-            while reported < cursor.problems.count {
+        func warnNew(exceptLast: Bool = false) {
+            while reported < cursor.problems.count - (exceptLast ? 1 : 0) {
                 sink.warn("warning: " + TerminalText.safe("\(cursor.problems[reported])"))
                 reported += 1
             }
@@ -140,7 +140,10 @@ public struct CatCommand: AsyncParsableCommand {
             }
         } catch let e as JournalError {
             out.flush()
-            warnNew()
+            // Under --strict the damage that stopped the read is the last problem noted: it is
+            // printed once, as the error.
+            let stoppedAt = cursor.problems.last.map { strict && $0.path == e.path && $0.offset == e.offset } ?? false
+            warnNew(exceptLast: stoppedAt)
             throw e
         }
         if cursor.problemCount > reported {
