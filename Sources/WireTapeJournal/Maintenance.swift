@@ -71,11 +71,20 @@ public struct GivenUpRecords: Sendable {
 
     /// Adds a block's records; a block of the same segment as the last one widens its range.
     public mutating func add(_ p: JournalProblem) {
-        if let last = problems.last, last.path == p.path, let a = last.lostSeqs, let b = p.lostSeqs {
-            problems[problems.count - 1].lostSeqs = min(a.lowerBound, b.lowerBound)...max(a.upperBound, b.upperBound)
+        if let last = problems.last, let merged = Self.merge(last, p) {
+            problems[problems.count - 1] = merged
         } else {
             problems.append(p)
         }
+    }
+
+    /// `a` with its record range widened to cover `b`'s, when both name the same segment and
+    /// a range; otherwise `nil`.
+    static func merge(_ a: JournalProblem, _ b: JournalProblem) -> JournalProblem? {
+        guard a.path == b.path, let x = a.lostSeqs, let y = b.lostSeqs else { return nil }
+        var m = a
+        m.lostSeqs = min(x.lowerBound, y.lowerBound)...max(x.upperBound, y.upperBound)
+        return m
     }
 
     /// `gave up records A...B: PATH: why`, one line per segment.

@@ -11,14 +11,11 @@ public struct VerifyReport: Sendable, CustomStringConvertible {
     /// Appends a problem; consecutive ``JournalError/Code/missingRecords`` problems of one
     /// segment become one, with the union of their record ranges.
     mutating func add(_ p: JournalProblem) {
-        if p.code == .missingRecords, let last = problems.last, last.code == .missingRecords {
-            var merged = GivenUpRecords()
-            merged.add(last)
-            merged.add(p)
-            if merged.problems.count == 1 {
-                problems[problems.count - 1] = merged.problems[0]
-                return
-            }
+        if p.code == .missingRecords, let last = problems.last, last.code == .missingRecords,
+            let merged = GivenUpRecords.merge(last, p)
+        {
+            problems[problems.count - 1] = merged
+            return
         }
         problems.append(p)
     }

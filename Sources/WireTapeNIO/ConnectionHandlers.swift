@@ -245,17 +245,11 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
             switch closeState {
             case .open:
                 cause = .peerClosed(code: code, reason: reason)
-                closeState = .closed
                 // Echo the code (RFC 6455 §5.5.1); 1005 means "none", answered with 1000.
-                let echo = code == .noStatusReceived ? WSCloseCode.normalClosure : code
-                sendClose(context: context, code: echo, reason: "").assumeIsolated().whenComplete { _ in
-                    context.close(promise: nil)
-                }
+                sendLastClose(context: context, code: code == .noStatusReceived ? .normalClosure : code)
             case .failing(let error):
                 // The peer closed before the consumer took the failure: close now.
-                closeState = .closed
-                sendClose(context: context, code: error.closeCode ?? .protocolError, reason: "")
-                    .assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+                sendLastClose(context: context, code: error.closeCode ?? .protocolError)
             case .sentClose:
                 closeState = .closed
                 context.close(promise: nil)
@@ -389,7 +383,6 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         return promise.futureResult
     }
 
-    /// Starts a local close; the channel closes when the peer answers or after the close timeout.
     private var canSend: Bool {
         switch closeState {
         case .open, .failing: return true
@@ -397,6 +390,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Starts a local close; the channel closes when the peer answers or after the close timeout.
     func startClose(code: WSCloseCode, reason: String) {
         guard let context, isOpen else { return }
         cause = .localClose(code: code, reason: reason)
@@ -444,9 +438,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         closeTimer?.cancel()
         let code = error.closeCode ?? .protocolError
         if error.code == .messageTooLarge {
-            closeState = .closed
-            sendClose(context: context, code: code, reason: "")
-                .assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            sendLastClose(context: context, code: code)
         } else {
             beginClosing(context: context, code: code, reason: "")
         }
@@ -459,6 +451,13 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: closeTimeout) {
             context.close(promise: nil)
         }
+    }
+
+    /// Sends a close frame that ends the handshake on our side (nothing is awaited from the
+    /// peer), then closes the channel once it is written.
+    private func sendLastClose(context: ChannelHandlerContext, code: WSCloseCode) {
+        closeState = .closed
+        sendClose(context: context, code: code, reason: "").assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 
     private func sendClose(context: ChannelHandlerContext, code: WSCloseCode, reason: String) -> EventLoopFuture<Void> {

@@ -160,48 +160,39 @@ print(String(format: "replay max speed %.2f M frames/s through ReplayConnector (
 final class Counter: Sendable {
     let n = Atomic<Int>(0)
 }
-var batchRates: [Double] = []
-for _ in 0..<runs {
-    let recording = try Recording.load(directory: dir)
-    let replay = try ReplayConnector(recording: recording, options: ReplayOptions(pacing: .asFastAsPossible))
-    let counter = Counter()
-    let start = ContinuousClock.now
-    while true {
-        let connection: WSConnection
-        do { connection = try await replay.connect(request) } catch { break }
-        await withCheckedContinuation { (ended: CheckedContinuation<Void, Never>) in
-            connection.inbound.divert(
-                to: { batch in counter.n.add(batch.count, ordering: .relaxed) }, onEnd: { _ in ended.resume() })
+/// Replays the whole journal `runs` times to a consumer installed by `divert` (which counts the
+/// frames and calls the given end handler); returns the frames/s of each run.
+@MainActor func divertedRates(_ divert: (WSConnection, Counter, @escaping @Sendable () -> Void) -> Void) async throws -> [Double] {
+    var rates: [Double] = []
+    for _ in 0..<runs {
+        let recording = try Recording.load(directory: dir)
+        let replay = try ReplayConnector(recording: recording, options: ReplayOptions(pacing: .asFastAsPossible))
+        let counter = Counter()
+        let start = ContinuousClock.now
+        while true {
+            let connection: WSConnection
+            do { connection = try await replay.connect(request) } catch { break }
+            await withCheckedContinuation { (ended: CheckedContinuation<Void, Never>) in
+                divert(connection, counter) { ended.resume() }
+            }
         }
+        let elapsed = seconds(start.duration(to: .now))
+        let n = counter.n.load(ordering: .relaxed)
+        guard n == recording.inboundCount else { fail("delivered \(n) of \(recording.inboundCount) frames") }
+        rates.append(Double(n) / elapsed)
     }
-    let elapsed = seconds(start.duration(to: .now))
-    let n = counter.n.load(ordering: .relaxed)
-    guard n == recording.inboundCount else { fail("delivered \(n) of \(recording.inboundCount) frames") }
-    batchRates.append(Double(n) / elapsed)
+    return rates
+}
+let batchRates = try await divertedRates { connection, counter, ended in
+    connection.inbound.divert(to: { batch in counter.n.add(batch.count, ordering: .relaxed) }, onEnd: { _ in ended() })
 }
 print(String(format: "replay max speed %.2f M frames/s through ReplayConnector, batch consumer (divert; median of %d; min %.2f, max %.2f)",
     median(batchRates) / 1e6, runs, batchRates.min()! / 1e6, batchRates.max()! / 1e6))
 
 // 2c. The same, to a consumer that takes the frames as views (`InboundStream.divert(toViews:)`,
 // what `replay` prints from): no Frame built, the payloads lent from the decoded block.
-var viewRates: [Double] = []
-for _ in 0..<runs {
-    let recording = try Recording.load(directory: dir)
-    let replay = try ReplayConnector(recording: recording, options: ReplayOptions(pacing: .asFastAsPossible))
-    let counter = Counter()
-    let start = ContinuousClock.now
-    while true {
-        let connection: WSConnection
-        do { connection = try await replay.connect(request) } catch { break }
-        await withCheckedContinuation { (ended: CheckedContinuation<Void, Never>) in
-            connection.inbound.divert(
-                toViews: { batch in counter.n.add(batch.count, ordering: .relaxed) }, onEnd: { _ in ended.resume() })
-        }
-    }
-    let elapsed = seconds(start.duration(to: .now))
-    let n = counter.n.load(ordering: .relaxed)
-    guard n == recording.inboundCount else { fail("delivered \(n) of \(recording.inboundCount) frames") }
-    viewRates.append(Double(n) / elapsed)
+let viewRates = try await divertedRates { connection, counter, ended in
+    connection.inbound.divert(toViews: { batch in counter.n.add(batch.count, ordering: .relaxed) }, onEnd: { _ in ended() })
 }
 print(String(format: "replay max speed %.2f M frames/s through ReplayConnector, view batch consumer (divert(toViews:); median of %d; min %.2f, max %.2f)",
     median(viewRates) / 1e6, runs, viewRates.min()! / 1e6, viewRates.max()! / 1e6))
