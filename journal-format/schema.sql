@@ -53,4 +53,27 @@ CREATE TABLE IF NOT EXISTS sessions (
     url     TEXT,                         -- redacted
     message TEXT
 );
-
+-- Per block row: the inbound frames of every block before it, and whether it starts a
+-- run (0: it holds only inbound frames of one epoch, like the block just before it,
+-- which it follows without a gap). Kept by the triggers below on every insert; lets a
+-- reader count the frames of a seq range and find the blocks that hold anything else in
+-- O(log n) (SPEC §8). NULL frames_before: unknown (rows that predate the table).
+CREATE TABLE IF NOT EXISTS block_marks (
+    first_seq     INTEGER PRIMARY KEY,    -- blocks.first_seq
+    frames_before INTEGER,
+    boundary      INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS block_marks_boundaries ON block_marks(first_seq) WHERE boundary = 1;
+CREATE TRIGGER IF NOT EXISTS blocks_mark AFTER INSERT ON blocks BEGIN
+    INSERT OR REPLACE INTO block_marks(first_seq, frames_before, boundary)
+    SELECT NEW.first_seq,
+        CASE WHEN p.first_seq IS NULL THEN 0 ELSE m.frames_before + p.n_frame_in END,
+        CASE WHEN NEW.record_count = NEW.n_frame_in AND NEW.min_epoch = NEW.max_epoch
+              AND p.record_count = p.n_frame_in AND p.min_epoch = p.max_epoch
+              AND p.min_epoch = NEW.min_epoch AND p.last_seq + 1 = NEW.first_seq THEN 0 ELSE 1 END
+    FROM (SELECT 1) LEFT JOIN blocks p ON p.first_seq = (SELECT MAX(first_seq) FROM blocks WHERE first_seq < NEW.first_seq)
+    LEFT JOIN block_marks m ON m.first_seq = p.first_seq;
+END;
+CREATE TRIGGER IF NOT EXISTS blocks_unmark AFTER DELETE ON blocks BEGIN
+    DELETE FROM block_marks WHERE first_seq = OLD.first_seq;
+END;

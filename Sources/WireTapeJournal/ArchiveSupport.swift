@@ -73,8 +73,10 @@ public enum JournalArchiveSupport {
                 DETACH prev;
                 """
         }
+        // The schema first: a source index older than some table (block_marks) gets it here.
         try copy.exec("""
             PRAGMA journal_mode=DELETE;
+            \(JournalIndex.schema)
             \(merge)
             BEGIN;
             DELETE FROM blocks WHERE segment NOT IN (\(names));
@@ -82,6 +84,7 @@ public enum JournalArchiveSupport {
             UPDATE segments SET sealed = 1;
             DELETE FROM lifecycle_edges WHERE seq > \(lastSeq);
             DELETE FROM sessions WHERE seq > \(lastSeq);
+            \(JournalIndex.rebuildMarks)
             COMMIT;
             VACUUM;
             """)

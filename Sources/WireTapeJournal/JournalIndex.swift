@@ -134,7 +134,43 @@ final class JournalIndex {
             url     TEXT,                         -- redacted
             message TEXT
         );
+        -- Per block row: the inbound frames of every block before it, and whether it starts a
+        -- run (0: it holds only inbound frames of one epoch, like the block just before it,
+        -- which it follows without a gap). Kept by the triggers below on every insert; lets a
+        -- reader count the frames of a seq range and find the blocks that hold anything else in
+        -- O(log n) (SPEC §8). NULL frames_before: unknown (rows that predate the table).
+        CREATE TABLE IF NOT EXISTS block_marks (
+            first_seq     INTEGER PRIMARY KEY,    -- blocks.first_seq
+            frames_before INTEGER,
+            boundary      INTEGER NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS block_marks_boundaries ON block_marks(first_seq) WHERE boundary = 1;
+        CREATE TRIGGER IF NOT EXISTS blocks_mark AFTER INSERT ON blocks BEGIN
+            INSERT OR REPLACE INTO block_marks(first_seq, frames_before, boundary)
+            SELECT NEW.first_seq,
+                CASE WHEN p.first_seq IS NULL THEN 0 ELSE m.frames_before + p.n_frame_in END,
+                CASE WHEN NEW.record_count = NEW.n_frame_in AND NEW.min_epoch = NEW.max_epoch
+                      AND p.record_count = p.n_frame_in AND p.min_epoch = p.max_epoch
+                      AND p.min_epoch = NEW.min_epoch AND p.last_seq + 1 = NEW.first_seq THEN 0 ELSE 1 END
+            FROM (SELECT 1) LEFT JOIN blocks p ON p.first_seq = (SELECT MAX(first_seq) FROM blocks WHERE first_seq < NEW.first_seq)
+            LEFT JOIN block_marks m ON m.first_seq = p.first_seq;
+        END;
+        CREATE TRIGGER IF NOT EXISTS blocks_unmark AFTER DELETE ON blocks BEGIN
+            DELETE FROM block_marks WHERE first_seq = OLD.first_seq;
+        END;
 
+        """
+
+    /// Recomputes every row of `block_marks` from `blocks` (after rows were added out of
+    /// order, removed from the middle, or when the index predates the table).
+    static let rebuildMarks = """
+        DELETE FROM block_marks;
+        INSERT INTO block_marks(first_seq, frames_before, boundary) SELECT first_seq,
+            COALESCE(SUM(n_frame_in) OVER (ORDER BY first_seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0),
+            CASE WHEN record_count = n_frame_in AND min_epoch = max_epoch
+                  AND LAG(record_count = n_frame_in AND min_epoch = max_epoch) OVER w = 1
+                  AND LAG(min_epoch) OVER w = min_epoch AND LAG(last_seq) OVER w + 1 = first_seq THEN 0 ELSE 1 END
+        FROM blocks WINDOW w AS (ORDER BY first_seq);
         """
 
     let db: SQLiteDatabase
@@ -156,6 +192,18 @@ final class JournalIndex {
             try db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
             try db.exec(Self.schema)
             try db.exec("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1'), ('format_major', '\(JournalFormat.majorVersion)');")
+            // An index written before `block_marks` existed (or by a writer that skipped it):
+            // the triggers keep a complete table complete, so the newest row tells.
+            if try !marksComplete() {
+                try begin()
+                do throws(JournalError) {
+                    try db.exec(Self.rebuildMarks)
+                    try commit()
+                } catch {
+                    rollback()
+                    throw error
+                }
+            }
         } else {
             // Fails with a clear message when the file is not a journal index.
             let s = try db.prepare("SELECT value FROM meta WHERE key = 'schema_version'")
@@ -321,6 +369,37 @@ final class JournalIndex {
     /// The last indexed block.
     func lastBlock() throws(JournalError) -> BlockIndexRow? {
         try queryOne("SELECT \(Self.blockColumns) FROM blocks ORDER BY first_seq DESC LIMIT 1") { _ in }
+    }
+
+    /// True when the newest block row has a known `frames_before` (the triggers derive each
+    /// row's from the one before, so an unknown one stays unknown for every later row), or
+    /// when there is no block. False also when the table is missing (an older index opened
+    /// read-only).
+    func marksComplete() throws(JournalError) -> Bool {
+        guard let s = try? db.prepare(
+            "SELECT m.frames_before FROM blocks b LEFT JOIN block_marks m USING(first_seq) ORDER BY b.first_seq DESC LIMIT 1")
+        else { return false }
+        return try !s.step() || !s.isNull(0)
+    }
+
+    /// `frames_before` of the block starting at `firstSeq`, nil when unknown.
+    func framesBefore(blockAt firstSeq: UInt64) throws(JournalError) -> Int64? {
+        let s = try db.prepare("SELECT frames_before FROM block_marks WHERE first_seq = ?1")
+        s.bind(1, firstSeq)
+        return try s.step() && !s.isNull(0) ? s.int(0) : nil
+    }
+
+    /// The blocks strictly between `after` and `before` (first sequence numbers) that start a
+    /// run or hold anything but inbound frames of one epoch, in sequence order, with their
+    /// `frames_before`.
+    func boundaries(after: UInt64, before: UInt64) throws(JournalError) -> [(row: BlockIndexRow, framesBefore: Int64?)] {
+        let s = try db.prepare(
+            "SELECT \(Self.blockColumns.split(separator: ",").map { "b." + $0 }.joined(separator: ",")), m.frames_before FROM block_marks m JOIN blocks b USING(first_seq) WHERE m.boundary = 1 AND m.first_seq > ?1 AND m.first_seq < ?2 ORDER BY m.first_seq")
+        s.bind(1, after)
+        s.bind(2, before)
+        var out: [(row: BlockIndexRow, framesBefore: Int64?)] = []
+        while try s.step() { out.append((Self.blockRow(s), s.isNull(19) ? nil : s.int(19))) }
+        return out
     }
 
     /// Calls `body` for every block row in sequence order (streaming; memory bounded).

@@ -2,6 +2,9 @@
 public struct RecordFilter: Sendable, Hashable {
     /// Only records with `seq >= fromSeq`.
     public var fromSeq: UInt64?
+    /// Only records with `seq <= toSeq`; a cursor ends at the first block after it without
+    /// reading that block's records.
+    public var toSeq: UInt64?
     /// Only records with `wallNanos >= fromWall`.
     public var fromWall: Int64?
     /// Only records with `wallNanos <= toWall`.
@@ -15,10 +18,11 @@ public struct RecordFilter: Sendable, Hashable {
 
     /// Creates a filter.
     public init(
-        fromSeq: UInt64? = nil, fromWall: Int64? = nil, toWall: Int64? = nil, epoch: UInt64? = nil,
+        fromSeq: UInt64? = nil, toSeq: UInt64? = nil, fromWall: Int64? = nil, toWall: Int64? = nil, epoch: UInt64? = nil,
         kinds: Set<RecordKind>? = nil, direction: FrameDirection? = nil
     ) {
         self.fromSeq = fromSeq
+        self.toSeq = toSeq
         self.fromWall = fromWall
         self.toWall = toWall
         self.epoch = epoch
@@ -29,6 +33,7 @@ public struct RecordFilter: Sendable, Hashable {
     @inline(__always)
     func accepts(kindByte: UInt8, seq: UInt64, epoch e: UInt64, wall: Int64) -> Bool {
         if let s = fromSeq, seq < s { return false }
+        if let s = toSeq, seq > s { return false }
         if let w = fromWall, wall < w { return false }
         if let w = toWall, wall > w { return false }
         if let ep = epoch, e != ep { return false }
@@ -328,6 +333,8 @@ public final class JournalCursor {
                     continue
                 }
                 let f = options.filter
+                // Sequence numbers only grow: nothing after `toSeq` can follow.
+                if let t = f.toSeq, h.firstSeq > t { return false }
                 // A block entirely after `toWall` is skipped, not taken as the end: after a
                 // clock step back, later blocks can hold earlier wall times. Skipping reads
                 // only the 80-byte block headers.

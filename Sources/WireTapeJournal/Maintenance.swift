@@ -474,6 +474,8 @@ public enum JournalMaintenance {
                 if let l = res.lastSeq { previous = l; report.lastSeq = l }
             }
             if let last = report.lastSeq { try index.storeWallBacksteps(try index.countWallBacksteps(), throughSeq: last) }
+            // Rows may have been added between others: recompute what the triggers derived.
+            try index.db.exec(JournalIndex.rebuildMarks)
             try index.commit()
             try index.db.exec("PRAGMA wal_checkpoint(TRUNCATE)")
         }

@@ -150,18 +150,23 @@ public struct Recording: Sendable {
     /// - Throws: ``ReplayError`` `.journal` when it cannot be read, `.emptySelection` when it
     ///   holds no attempt.
     public static func load(directory: String, selection: ReplaySelection = ReplaySelection()) throws(ReplayError) -> Recording {
+        try load(directory: directory, selection: selection, index: try? JournalIndexQuery(directory: directory))
+    }
+
+    /// ``load(directory:selection:)`` through an index connection the caller opened (nil: none).
+    static func load(directory: String, selection: ReplaySelection, index query: JournalIndexQuery?) throws(ReplayError) -> Recording {
         var builder = TimelineBuilder()
         do {
             let filter = RecordFilter(fromWall: selection.fromWall, toWall: selection.toWall)
             // With an index, runs of blocks that hold only inbound frames are counted from their
             // index rows instead of being decoded; without one, every record is read.
-            let query = try? JournalIndexQuery(directory: directory)
-            var runs: [FrameOnlyRun] = []
-            if let query, let found = try? frameOnlyRuns(query, selection) { runs = found }
+            var runs: [InboundFrameRun] = []
+            if let query, let found = try? query.inboundFrameRuns(fromWall: selection.fromWall, toWall: selection.toWall, prefetch: true) { runs = found }
             var from: UInt64? = nil
             for run in runs + [nil] {
                 var options = ReadOptions(filter: filter)
                 options.filter.fromSeq = from
+                options.filter.toSeq = run.map { $0.firstSeq - 1 }
                 let cursor: JournalCursor
                 if let query { cursor = try query.cursor(options) } else { cursor = try JournalCursor(directory: directory, options: options) }
                 while let v = try cursor.nextView() {
@@ -202,37 +207,6 @@ public struct Recording: Sendable {
 
     /// The total inbound frames of the selected epochs.
     public var inboundCount: Int { epochs.reduce(0) { $0 + $1.inboundCount } }
-
-    /// A run of consecutive indexed blocks whose records are all inbound frames of one epoch,
-    /// all inside the selection's wall range.
-    struct FrameOnlyRun {
-        var firstSeq: UInt64
-        var lastSeq: UInt64
-        var epoch: UInt64
-        var count: Int
-    }
-
-    /// The frame-only runs of the index, leaving out the first and the last block (they carry
-    /// the selection's first and last times, which the timeline needs).
-    static func frameOnlyRuns(_ query: JournalIndexQuery, _ selection: ReplaySelection) throws(JournalError) -> [FrameOnlyRun] {
-        var rows: [BlockIndexRow] = []
-        try query.forEachBlock(fromWall: selection.fromWall, toWall: selection.toWall) { rows.append($0) }
-        guard rows.count > 2 else { return [] }
-        var runs: [FrameOnlyRun] = []
-        for row in rows[1..<(rows.count - 1)] {
-            let frameOnly = row.kinds[.inboundFrame] == UInt64(row.recordCount) && row.minEpoch == row.maxEpoch
-            let inside = row.minWall >= (selection.fromWall ?? .min) && row.maxWall <= (selection.toWall ?? .max)
-            guard frameOnly && inside else { continue }
-            if var last = runs.last, last.lastSeq + 1 == row.firstSeq, last.epoch == row.minEpoch {
-                last.lastSeq = row.lastSeq
-                last.count += Int(row.recordCount)
-                runs[runs.count - 1] = last
-            } else {
-                runs.append(FrameOnlyRun(firstSeq: row.firstSeq, lastSeq: row.lastSeq, epoch: row.minEpoch, count: Int(row.recordCount)))
-            }
-        }
-        return runs
-    }
 }
 
 /// Builds a ``Recording`` from records in sequence order. Pure: no I/O.
@@ -267,7 +241,7 @@ struct TimelineBuilder {
     }
 
     /// Counts `count` inbound frames of `epoch` that were not read (see
-    /// ``Recording/frameOnlyRuns(_:_:)``), when only their count matters: a frame of that epoch
+    /// `JournalIndexQuery.inboundFrameRuns(fromWall:toWall:)`), when only their count matters: a frame of that epoch
     /// was read already (its first time is known), and the epoch is either 0 (frames outside
     /// any connection, or an imported journal's one connection, which ends at the journal's
     /// last time) or one whose handshake was read (it ends at an edge, or at the last time).

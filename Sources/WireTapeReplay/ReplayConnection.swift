@@ -193,8 +193,20 @@ final class ReplayConnection: Sendable {
         // the clock moved to the batch's last frame; a frame due after it waits on the clock.
         var horizon: Duration = virtual?.clock.nextDeadline?.offset ?? .seconds(Int64.max / 2)
 
+        // Virtual time: before time first moves, the adapter gets to react to the new
+        // connection (subscribe, start its timers). Frames due at once go out before that, so
+        // a seek's first frame does not wait for the settle.
+        var settled = false
+        func settleOnce() async {
+            guard let virtual, !settled else { return }
+            settled = true
+            try? await virtual.settle(excludingSelf: true)
+            horizon = virtual.clock.nextDeadline?.offset ?? .seconds(Int64.max / 2)
+        }
+
         func flush() async {
             if let virtual, batchDue > virtual.clock.now.offset {
+                await settleOnce()
                 virtual.clock.advance(to: .init(offset: batchDue))
             }
             let count = views.count + batch.count
@@ -221,6 +233,7 @@ final class ReplayConnection: Sendable {
             if let virtual {
                 if due >= horizon {
                     await flush()
+                    await settleOnce()
                     do { try await virtual.reach(due) } catch { return false }
                     horizon = virtual.clock.nextDeadline?.offset ?? .seconds(Int64.max / 2)
                     if Task.isCancelled { return false }
@@ -268,14 +281,13 @@ final class ReplayConnection: Sendable {
             return true
         }
 
-        // Virtual time: let the adapter react to the new connection (subscribe) before time moves.
-        if let virtual { try? await virtual.settle(excludingSelf: true) }
         var running = true
         do {
             let filter = RecordFilter(
                 fromSeq: e.firstSeq, fromWall: recording.selection.fromWall, toWall: recording.selection.toWall,
                 epoch: e.frameEpochFilter, direction: .inbound)
-            let cursor = try JournalCursor(directory: recording.directory, options: ReadOptions(filter: filter))
+            let options = ReadOptions(filter: filter)
+            let cursor = try connector.takeLoadedIndex()?.cursor(options) ?? JournalCursor(directory: recording.directory, options: options)
             while running {
                 try cursor.nextViews(into: &records, limit: Self.batchLimit)
                 if records.isEmpty { break }
@@ -299,6 +311,8 @@ final class ReplayConnection: Sendable {
                         // The common case, without the mutation machinery: a frame that is
                         // already due joins the batch without any suspension point.
                         let due = base + recordedOffset
+                        // Frames due now go out before the first settle (see `settleOnce`).
+                        if let virtual, !settled, !views.isEmpty, due > virtual.clock.now.offset { await flush() }
                         if virtual != nil ? due < horizon : due <= clock.now.offset {
                             if due > batchDue { batchDue = due }
                         } else {

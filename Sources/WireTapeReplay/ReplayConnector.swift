@@ -116,13 +116,21 @@ public final class ReplayConnector: WSConnector, Sendable {
     private let plan: [Planned]
     private let state: Mutex<State>
     let ledger = OutboundLedger()
+    /// The index connection that loaded the recording, handed to the first connection that
+    /// reads (its pages and statements are warm: a seek's first frame comes sooner).
+    private let loadedIndex: Mutex<JournalIndexQuery?>
 
     /// Replays `recording`.
     /// - Throws: ``ReplayError`` `.invalidMutation` when a mutation names an epoch the recording
     ///   does not have, `.invalidOption` for a speed that is not a positive number.
-    public init(recording: Recording, options: ReplayOptions = ReplayOptions()) throws(ReplayError) {
+    public convenience init(recording: Recording, options: ReplayOptions = ReplayOptions()) throws(ReplayError) {
+        try self.init(recording: recording, options: options, index: nil)
+    }
+
+    private init(recording: Recording, options: ReplayOptions, index: sending JournalIndexQuery?) throws(ReplayError) {
         self.recording = recording
         self.options = options
+        loadedIndex = Mutex(index)
         switch options.pacing {
         case .speed(let s):
             guard s.isFinite, s > 0 else { throw ReplayError(.invalidOption, "the replay speed must be a positive number, got \(s)") }
@@ -166,8 +174,13 @@ public final class ReplayConnector: WSConnector, Sendable {
     public convenience init(
         directory: String, selection: ReplaySelection = ReplaySelection(), options: ReplayOptions = ReplayOptions()
     ) throws(ReplayError) {
-        try self.init(recording: try Recording.load(directory: directory, selection: selection), options: options)
+        let index = try? JournalIndexQuery(directory: directory)
+        let recording = try Recording.load(directory: directory, selection: selection, index: index)
+        try self.init(recording: recording, options: options, index: index)
     }
+
+    /// The index connection the recording was loaded with, once (nil afterwards).
+    func takeLoadedIndex() -> JournalIndexQuery? { loadedIndex.withLock { $0.take() } }
 
     deinit { virtualTime?.stop() }
 

@@ -107,6 +107,8 @@ import Glibc
             #expect(noIndex == got)
         }
         try check(RecordFilter(fromSeq: 1234)) { $0.seq >= 1234 }
+        try check(RecordFilter(fromSeq: 1234, toSeq: 2345)) { $0.seq >= 1234 && $0.seq <= 2345 }
+        try check(RecordFilter(toSeq: 0)) { _ in false }
         let w0 = written[2000].wallNanos
         try check(RecordFilter(fromWall: w0)) { $0.wallNanos >= w0 }
         try check(RecordFilter(fromWall: written[100].wallNanos, toWall: written[150].wallNanos)) { $0.wallNanos >= written[100].wallNanos && $0.wallNanos <= written[150].wallNanos }

@@ -49,7 +49,7 @@ import WireTapeJournal
         var blocks = 0
         try JournalIndexQuery(directory: dir).forEachBlock { _ in blocks += 1 }
         #expect(blocks > 10, "the tape spans many blocks")
-        let runs = try Recording.frameOnlyRuns(JournalIndexQuery(directory: dir), selection)
+        let runs = try JournalIndexQuery(directory: dir).inboundFrameRuns(fromWall: selection.fromWall, toWall: selection.toWall)
         #expect(runs.reduce(0) { $0 + $1.count } > 1000, "the index lets most frames go unread")
         let fast = try Recording.load(directory: dir, selection: selection)
         let full = try Recording.load(directory: try withoutIndex(dir), selection: selection)
@@ -66,7 +66,7 @@ import WireTapeJournal
         var t = Tape()
         for i in 0..<5000 { t.text(String(repeating: "y", count: 300) + "\(i)", epoch: 0, at: Double(i) * 0.1) }
         let dir = try t.write()
-        #expect(!(try Recording.frameOnlyRuns(JournalIndexQuery(directory: dir), ReplaySelection())).isEmpty)
+        #expect(!(try JournalIndexQuery(directory: dir).inboundFrameRuns()).isEmpty)
         let fast = try Recording.load(directory: dir)
         let full = try Recording.load(directory: try withoutIndex(dir))
         #expect(fast.epochs == full.epochs)

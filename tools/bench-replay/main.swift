@@ -86,11 +86,12 @@ if seekOnly {
             directory: dir, selection: ReplaySelection(fromWall: mid), options: ReplayOptions(pacing: .asFastAsPossible))
         let loaded = seconds(t1.duration(to: .now))
         let connection = try await replay.connect(request)
+        let connected = seconds(t1.duration(to: .now))
         var it = connection.inbound.makeAsyncIterator()
         guard try await it.next() != nil else { fail("no frame after the middle") }
         let replayTime = seconds(t1.duration(to: .now))
-        print(String(format: "cold seek to the middle: cursor first frame %.2f ms; ReplayConnector first frame %.1f ms (timeline load %.1f ms)",
-            cursorTime * 1e3, replayTime * 1e3, loaded * 1e3))
+        print(String(format: "cold seek to the middle: cursor first frame %.2f ms; ReplayConnector first frame %.1f ms (timeline load %.1f ms, connected %.1f ms)",
+            cursorTime * 1e3, replayTime * 1e3, loaded * 1e3, connected * 1e3))
         await connection.sink.close()
     }
     exit(0)
