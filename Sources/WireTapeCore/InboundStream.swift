@@ -374,6 +374,44 @@ public final class InboundStream: AsyncSequence, Sendable {
         return .wait
     }
 
+    /// The most frames (and, past the first, bytes) an iterator takes from the queue at once.
+    static let iteratorBatchFrames = 256
+    static let iteratorBatchBytes = 1 << 20
+
+    /// Moves queued frames into an iterator's `buffer` under one lock (at most
+    /// ``iteratorBatchFrames``, and past the first at most ``iteratorBatchBytes`` bytes);
+    /// false when fewer than two are queued (the single-frame path takes those).
+    fileprivate func takeQueued(into buffer: inout [InboundFrame]) -> Bool {
+        let taken: (@Sendable () -> Void)?? = state.withLock { s in
+            guard s.queuedCount > 1 else { return nil }
+            var bytes = 0
+            let end = Swift.min(s.queue.count, s.head + Self.iteratorBatchFrames)
+            var i = s.head
+            while i < end && (i == s.head || bytes < Self.iteratorBatchBytes) {
+                bytes += s.queue[i].frame.byteCount
+                buffer.append(s.queue[i])
+                i += 1
+            }
+            s.head = i
+            s.queuedBytes -= bytes
+            if s.head == s.queue.count {
+                s.queue.removeAll(keepingCapacity: true)
+                s.head = 0
+            } else if s.head >= 4096 && s.head * 2 >= s.queue.count {
+                s.queue.removeFirst(s.head)
+                s.head = 0
+            }
+            if s.paused && s.queuedCount <= highWaterFrames / 2 && s.queuedBytes <= highWaterBytes / 2 {
+                s.paused = false
+                return .some(s.onDemand)
+            }
+            return .some(nil)
+        }
+        guard let demand = taken else { return false }
+        demand?()
+        return true
+    }
+
     fileprivate func next(isolation actor: isolated (any Actor)?) async throws -> InboundFrame? {
         switch state.withLock({ takeImmediate(&$0) }) {
         case .frame(let f, let demand):
@@ -429,16 +467,42 @@ public final class InboundStream: AsyncSequence, Sendable {
     public func makeAsyncIterator() -> Iterator { Iterator(stream: self) }
 
     /// Iterates the frames of an ``InboundStream``.
+    ///
+    /// When several frames are queued the iterator takes a batch of them under one lock
+    /// (at most 256, and past the first at most 1 MiB) and hands them out one by one without
+    /// locking; those frames no longer count in ``InboundStream/queuedFrameCount`` or toward
+    /// the high-water mark, so the memory held is the mark plus one batch.
     public struct Iterator: AsyncIteratorProtocol {
         let stream: InboundStream
+        private var taken: [InboundFrame] = []
+        private var nextTaken = 0
+
+        init(stream: InboundStream) { self.stream = stream }
+
         /// The next frame, `nil` at the end, or the error that ended the connection.
         ///
         /// Runs on the caller's actor (no executor hop per frame when frames are queued).
         public mutating func next(isolation actor: isolated (any Actor)? = #isolation) async throws -> InboundFrame? {
-            try await stream.next(isolation: actor)
+            if let f = takeNext() { return f }
+            return try await stream.next(isolation: actor)
         }
 
         /// The next frame (the isolation-inheriting `next(isolation:)` is preferred by `for await`).
-        public mutating func next() async throws -> InboundFrame? { try await stream.next(isolation: nil) }
+        public mutating func next() async throws -> InboundFrame? {
+            if let f = takeNext() { return f }
+            return try await stream.next(isolation: nil)
+        }
+
+        /// A frame of the batch taken, taking a new batch when it is used up; nil when fewer
+        /// than two frames are queued.
+        private mutating func takeNext() -> InboundFrame? {
+            if nextTaken == taken.count {
+                taken.removeAll(keepingCapacity: true)
+                nextTaken = 0
+                guard stream.takeQueued(into: &taken) else { return nil }
+            }
+            defer { nextTaken += 1 }
+            return taken[nextTaken]
+        }
     }
 }

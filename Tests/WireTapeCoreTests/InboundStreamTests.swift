@@ -10,18 +10,44 @@ struct InboundStreamTests {
     }
 
     @Test func pausesAtTheFrameHighWaterMarkAndAsksForMoreAtHalf() async throws {
-        let stream = InboundStream(highWaterFrames: 4, highWaterBytes: 1 << 20)
+        let stream = InboundStream(highWaterFrames: 600, highWaterBytes: 1 << 20)
         let producer = InboundStream.Producer(stream: stream)
         let demanded = Counter()
         producer.setDemandHandler { demanded.increment() }
-        #expect(producer.yield(frame(0)) && producer.yield(frame(1)) && producer.yield(frame(2)))
-        #expect(!producer.yield(frame(3)), "the fourth frame reaches the mark: pause")
+        for i in 0..<599 { #expect(producer.yield(frame(i))) }
+        #expect(!producer.yield(frame(599)), "the 600th frame reaches the mark: pause")
         #expect(producer.isPaused)
         var it = stream.makeAsyncIterator()
-        _ = try await it.next()
-        #expect(demanded.value == 0, "3 queued > half of 4")
-        _ = try await it.next()
-        #expect(demanded.value == 1, "2 queued = half: demand")
+        // The iterator takes a batch of 256 under one lock: 344 stay queued, more than half.
+        for i in 0..<256 {
+            let f = try await it.next()
+            #expect(f?.received.wallNanos == Int64(i))
+        }
+        #expect(stream.queuedFrameCount == 344)
+        #expect(demanded.value == 0, "344 queued > half of 600")
+        #expect(producer.isPaused)
+        // The next batch leaves 88 queued: demand.
+        #expect(try await it.next()?.received.wallNanos == 256)
+        #expect(stream.queuedFrameCount == 88)
+        #expect(demanded.value == 1, "88 queued <= half: demand")
+        #expect(!producer.isPaused)
+        var rest = 257
+        while rest < 600, let f = try await it.next() {
+            #expect(f.received.wallNanos == Int64(rest), "nothing lost, in order")
+            rest += 1
+        }
+        #expect(rest == 600)
+    }
+
+    @Test func aLoneQueuedFrameIsTakenWithoutABatchAndResumesAPausedProducer() async throws {
+        let stream = InboundStream(highWaterFrames: 1, highWaterBytes: 1 << 20)
+        let producer = InboundStream.Producer(stream: stream)
+        let demanded = Counter()
+        producer.setDemandHandler { demanded.increment() }
+        #expect(!producer.yield(frame(0)), "the mark is one frame")
+        var it = stream.makeAsyncIterator()
+        #expect(try await it.next()?.received.wallNanos == 0)
+        #expect(demanded.value == 1)
         #expect(!producer.isPaused)
     }
 
