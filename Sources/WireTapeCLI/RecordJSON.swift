@@ -128,9 +128,48 @@ enum RecordJSON {
     /// building a String or copying the payload first. Frames whose worst-case line does not
     /// fit the buffer take the String path.
     static func appendFrameLine(_ v: RecordView, to out: OutputBuffer) {
-        let bound = frameLineBound(payloadCount: v.payload.count)
+        appendFrameLine(
+            seq: v.seq, epoch: v.epoch, wallNanos: v.wallNanos, monoNanos: v.monoNanos, inbound: v.kind == .inboundFrame,
+            text: v.opcode == .text, payload: v.payload, to: out
+        ) { line(v.record) }
+    }
+
+    /// Appends a live inbound frame's line (as `tap` and `replay` print it: no `seq`) and its
+    /// newline straight into `out`, from a view lent by the stream: no `Frame` is built. A
+    /// text payload that is not valid UTF-8 (an imported frame) is written as `data_b64`, as
+    /// `cat` writes it.
+    static func appendFrameLine(_ f: InboundFrameView, to out: OutputBuffer) {
+        appendFrameLine(
+            seq: nil, epoch: f.epoch, wallNanos: f.received.wallNanos, monoNanos: f.received.monotonicNanos, inbound: true,
+            text: !f.isBinary, payload: f.payload, to: out
+        ) { line(f.frame.frame, direction: .inbound, epoch: f.epoch, at: f.received) }
+    }
+
+    /// ``appendFrameLine(_:to:)-(InboundFrameView,_)`` for an owned frame: the same bytes as
+    /// `line(frame, direction: .inbound, …) + "\n"`.
+    static func appendFrameLine(_ f: InboundFrame, to out: OutputBuffer) {
+        func write(_ payload: UnsafeRawBufferPointer, text: Bool) {
+            appendFrameLine(
+                seq: nil, epoch: f.epoch, wallNanos: f.received.wallNanos, monoNanos: f.received.monotonicNanos, inbound: true,
+                text: text, payload: payload, to: out
+            ) { line(f.frame, direction: .inbound, epoch: f.epoch, at: f.received) }
+        }
+        switch f.frame {
+        case .text(var s): s.withUTF8 { write(UnsafeRawBufferPointer($0), text: true) }
+        case .binary(let b): b.withUnsafeBytes { write($0, text: false) }
+        }
+    }
+
+    /// The one writer of frame lines: `{"type":"frame"[,"seq":…],"epoch":…,"wall_ns":…,
+    /// "mono_ns":…,"dir":…,"opcode":…,"data"|"data_b64":…}` and a newline, written in place;
+    /// `fallback` gives the line when its worst case does not fit the buffer.
+    private static func appendFrameLine(
+        seq: UInt64?, epoch: UInt64, wallNanos: Int64, monoNanos: UInt64, inbound: Bool, text: Bool,
+        payload: UnsafeRawBufferPointer, to out: OutputBuffer, fallback: () -> String
+    ) {
+        let bound = frameLineBound(payloadCount: payload.count)
         guard bound <= OutputBuffer.capacity else {
-            out.append(line(v.record))
+            out.append(fallback())
             out.append(byte: 10)
             return
         }
@@ -140,31 +179,34 @@ enum RecordJSON {
             p.update(from: s.utf8Start, count: s.utf8CodeUnitCount)
             p += s.utf8CodeUnitCount
         }
-        put(#"{"type":"frame","seq":"#)
-        p = writeDecimal(v.seq, at: p)
+        put(#"{"type":"frame""#)
+        if let seq {
+            put(#","seq":"#)
+            p = writeDecimal(seq, at: p)
+        }
         put(#","epoch":"#)
-        p = writeDecimal(v.epoch, at: p)
+        p = writeDecimal(epoch, at: p)
         put(#","wall_ns":"#)
-        if v.wallNanos < 0 {
+        if wallNanos < 0 {
             p.pointee = UInt8(ascii: "-")
             p += 1
         }
-        p = writeDecimal(v.wallNanos.magnitude, at: p)
+        p = writeDecimal(wallNanos.magnitude, at: p)
         put(#","mono_ns":"#)
-        p = writeDecimal(v.monoNanos, at: p)
-        put(v.kind == .inboundFrame ? #","dir":"in""# : #","dir":"out""#)
-        if v.opcode == .text {
+        p = writeDecimal(monoNanos, at: p)
+        put(inbound ? #","dir":"in""# : #","dir":"out""#)
+        if text {
             put(#","opcode":"text""#)
-            if isValidUTF8(v.payload) {
+            if isValidUTF8(payload) {
                 put(#","data":""#)
-                p = writeEscaped(v.payload, at: p)
+                p = writeEscaped(payload, at: p)
             } else {
                 put(#","data_b64":""#)
-                p = writeBase64(v.payload, at: p)
+                p = writeBase64(payload, at: p)
             }
         } else {
             put(#","opcode":"binary","data_b64":""#)
-            p = writeBase64(v.payload, at: p)
+            p = writeBase64(payload, at: p)
         }
         put("}\n")
         out.commit(p - start)

@@ -121,7 +121,7 @@ final class ReplayPrinter: Sendable {
             case .raw:
                 for v in batch { out.appendLine(v.payload) }
             case .jsonl:
-                for v in batch { Self.append(v.frame, .jsonl, to: out) }
+                for v in batch { RecordJSON.appendFrameLine(v, to: out) }
             }
         }
     }
@@ -129,8 +129,7 @@ final class ReplayPrinter: Sendable {
     private static func append(_ f: InboundFrame, _ format: ReplayCommand.Format, to o: OutputBuffer) {
         switch format {
         case .jsonl:
-            o.append(RecordJSON.line(f.frame, direction: .inbound, epoch: f.epoch, at: f.received))
-            o.append(byte: 10)
+            RecordJSON.appendFrameLine(f, to: o)
         case .raw:
             switch f.frame {
             case .text(var s): s.withUTF8 { o.appendLine(UnsafeRawBufferPointer($0)) }

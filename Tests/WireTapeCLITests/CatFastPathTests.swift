@@ -81,3 +81,34 @@ import WireTapeJournal
         }
     }
 }
+
+/// `replay` prints live frame lines (no `seq`) straight into its output buffer, from owned
+/// frames and from views: the bytes of the codec's String path, `RecordJSON.line(_:direction:…)`.
+@Suite struct LiveFrameLineTests {
+    func written(_ body: (OutputBuffer) -> Void) -> String {
+        let sink = JournalOutput.capture()
+        let out = OutputBuffer(sink)
+        body(out)
+        out.flush()
+        return sink.stdout
+    }
+
+    @Test func ownedAndLentFramesPrintTheCodecsBytes() {
+        for (i, (op, bytes)) in CatFastPathTests.payloads.enumerated() {
+            let at = ReceiveTimestamp(wallNanos: i == 2 ? -5 : 1_700_000_000_000_000_000 + Int64(i), monotonicNanos: UInt64(i))
+            let frame: Frame = op == .text ? .text(String(decoding: bytes, as: UTF8.self)) : .binary(bytes)
+            let owned = InboundFrame(frame: frame, epoch: UInt64(i), received: at)
+            let expected = RecordJSON.line(frame, direction: .inbound, epoch: UInt64(i), at: at) + "\n"
+            #expect(written { RecordJSON.appendFrameLine(owned, to: $0) } == expected, "payload \(i)")
+            let lent = bytes.withUnsafeBytes { payload in
+                written { RecordJSON.appendFrameLine(InboundFrameView(isBinary: op == .binary, payload: payload, epoch: UInt64(i), received: at), to: $0) }
+            }
+            if op == .binary || String(validating: bytes, as: UTF8.self) != nil {
+                #expect(lent == expected, "payload \(i)")
+            } else {
+                // A text payload that is not UTF-8 keeps its bytes, as `cat` prints it.
+                #expect(lent.contains(#""opcode":"text","data_b64":""# + Base64.encode(bytes) + "\""), "payload \(i)")
+            }
+        }
+    }
+}
