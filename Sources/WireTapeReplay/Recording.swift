@@ -172,7 +172,7 @@ public struct Recording: Sendable {
                 while let v = try cursor.nextView() {
                     if let run, v.seq >= run.firstSeq { break }
                     if v.kind == .inboundFrame {
-                        builder.inbound(seq: v.seq, epoch: v.epoch, mono: v.monoNanos)
+                        builder.inbound(seq: v.seq, epoch: v.epoch, mono: v.monoNanos, wall: v.wallNanos)
                     } else {
                         builder.control(v.record)
                     }
@@ -215,6 +215,7 @@ struct TimelineBuilder {
         var count = 0
         var firstSeq: UInt64
         var firstMono: UInt64
+        var firstWall: Int64
         var lastMono: UInt64
     }
     private struct Open {
@@ -228,7 +229,7 @@ struct TimelineBuilder {
     /// Epochs whose `connected` edge or connect record was read.
     private var connectedEpochs: Set<UInt64> = []
 
-    mutating func inbound(seq: UInt64, epoch: UInt64, mono: UInt64) {
+    mutating func inbound(seq: UInt64, epoch: UInt64, mono: UInt64, wall: Int64) {
         if firstMono == nil { firstMono = mono }
         lastMono = Swift.max(lastMono, mono)
         if var s = stats[epoch] {
@@ -236,7 +237,7 @@ struct TimelineBuilder {
             s.lastMono = Swift.max(s.lastMono, mono)
             stats[epoch] = s
         } else {
-            stats[epoch] = FrameStats(count: 1, firstSeq: seq, firstMono: mono, lastMono: mono)
+            stats[epoch] = FrameStats(count: 1, firstSeq: seq, firstMono: mono, firstWall: wall, lastMono: mono)
         }
     }
 
@@ -396,9 +397,11 @@ struct TimelineBuilder {
             // No lifecycle at all (imported frames): every inbound frame is one connection.
             let all = stats.values
             if let firstSeq = all.map(\.firstSeq).min(), let first = all.map(\.firstMono).min() {
+                // The connection "connected" when its first frame arrived.
+                let firstWall = all.min { $0.firstSeq < $1.firstSeq }?.firstWall ?? 0
                 var e = RecordedEpoch(
                     ordinal: 0, epoch: stats.keys.min() ?? 0, frameEpochFilter: nil, firstSeq: firstSeq, connectedMono: first,
-                    connectedWall: 0, endMono: Swift.max(lastMono, all.map(\.lastMono).max() ?? first), end: .endOfRecording,
+                    connectedWall: firstWall, endMono: Swift.max(lastMono, all.map(\.lastMono).max() ?? first), end: .endOfRecording,
                     inboundCount: all.reduce(0) { $0 + $1.count }, outbound: outOfEpoch.values.flatMap { $0 })
                 e.end = .endOfRecording
                 timed.append((first, .epoch(e)))
@@ -410,7 +413,7 @@ struct TimelineBuilder {
                     continue
                 }
                 // Frames whose epoch began before the selection and did not end inside it.
-                let e = newEpoch(number, mono: s.firstMono, wall: 0, seq: s.firstSeq)
+                let e = newEpoch(number, mono: s.firstMono, wall: s.firstWall, seq: s.firstSeq)
                 close(e, at: s.lastMono, .endOfRecording)
             }
         }

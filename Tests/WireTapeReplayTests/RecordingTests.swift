@@ -71,6 +71,7 @@ import WireTapeJournal
         let full = try Recording.load(directory: try withoutIndex(dir))
         #expect(fast.epochs == full.epochs)
         #expect(fast.epochs.first?.inboundCount == 5000)
+        #expect(fast.epochs.first?.connectedWall == Tape.wallBase, "it connected when its first frame arrived")
         #expect(fast.epochs.first?.endMono == Tape.monoBase + UInt64(4999.0 * 0.1 * 1_000_000))
     }
 }
