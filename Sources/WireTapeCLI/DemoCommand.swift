@@ -129,9 +129,8 @@ struct DemoRecording {
         config.backoff = BackoffPolicy(initial: .milliseconds(200), maximum: .seconds(1))
         let request = ConnectRequest(url: try! WSURL(url))
         recorder.start(url: url)
-        let connection = ReconnectingConnector(wrapping: recorder.connector(wrapping: NIOConnector()), config: config)
-            .connect(request)
-        recorder.follow(connection)
+        let connection = recorder.connect(
+            request, through: ReconnectingConnector(wrapping: recorder.connector(wrapping: NIOConnector()), config: config))
         let out = Mutex(StandardOutput(discarding: !printLines))
         let printLines = self.printLines
         let outages = expectedOutages

@@ -64,8 +64,7 @@ struct RecordSession {
             status.note("wiretape annotate cannot reach this recording: \(error.message)")
         }
         let stack = ReconnectingConnector(wrapping: recorder.connector(wrapping: leaf), config: config)
-        let connection = stack.connect(request)
-        recorder.follow(connection)
+        let connection = recorder.connect(request, through: stack)
         if let (m, feed) = metrics { m.add(feed: feed, recorder: recorder, connection: connection, status: status) }
         status.started()
 

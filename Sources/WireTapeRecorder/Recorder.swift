@@ -85,8 +85,7 @@ public struct RecorderStats: Sendable, Hashable {
 /// let recorder = try Recorder(directory: "/var/tape/btc")   // takes the journal's lock
 /// recorder.start(url: url, headers: headers)
 /// let stack = ReconnectingConnector(wrapping: recorder.connector(wrapping: NIOConnector()))
-/// let connection = stack.connect(request)
-/// recorder.follow(connection)
+/// let connection = recorder.connect(request, through: stack)   // follows it from its first edge
 /// for try await frame in connection.inbound { … }
 /// await connection.shutdown()
 /// let stats = await recorder.finish(reason: "interrupted")
@@ -100,6 +99,9 @@ public final class Recorder: Sendable {
     private let box: WriterBox
     private let state = Mutex(Shared())
     private let nextConnection = Atomic<UInt64>(0)
+    /// The followed session's latest edge, kept by the recorder's own edge observer (a box of
+    /// its own: the observer, held by the session's watch, must not keep the recorder alive).
+    private let followed = LatestEdge()
 
     private struct Shared {
         var stats = RecorderStats()
@@ -107,7 +109,6 @@ public final class Recorder: Sendable {
         var finished = false
         var done = false
         var waiters: [CheckedContinuation<Void, Never>] = []
-        var watch: LifecycleWatch?
     }
 
     /// Opens the journal for writing (taking its lock) without connecting anything yet.
@@ -148,10 +149,35 @@ public final class Recorder: Sendable {
         RecordingConnector(inner: inner, recorder: self)
     }
 
+    /// Starts a resilient session through `connector` (built over ``connector(wrapping:)``)
+    /// and follows it from its first edge: the recorder's edge observer is registered before
+    /// the session starts (`ReconnectingConnector.connect(_:observingEdges:)`), so every edge
+    /// is recorded, `connecting` in epoch 0 first, and the first leaf connection is attributed
+    /// by the session however quickly it connects. Prefer it to ``follow(_:)``, which follows
+    /// a session that is already running.
+    public func connect(_ request: ConnectRequest, through connector: ReconnectingConnector) -> ReconnectingConnection {
+        connector.connect(request, observingEdges: edgeObserver())
+    }
+
     /// Follows the resilient session's lifecycle watch: records every edge with its epoch,
     /// cause and counters, and decides which leaf connection became which epoch.
+    ///
+    /// The session is already running when this is called: edges published in between are
+    /// coalesced into the current one, and a leaf connection completed before it is its own
+    /// epoch. ``connect(_:through:)`` has neither gap.
     public func follow(_ connection: ReconnectingConnection) {
         follow(lifecycle: connection.lifecycle)
+    }
+
+    /// Records each edge (on the publisher's thread: it only appends to the queue) and keeps
+    /// the latest for ``followedSnapshot``.
+    private func edgeObserver() -> @Sendable (LifecycleSnapshot) -> Void {
+        let queue = self.queue
+        let followed = self.followed
+        return { snapshot in
+            followed.edge.withLock { $0 = snapshot }
+            queue.pushControl(.lifecycle(snapshot))
+        }
     }
 
     /// Follows a lifecycle watch (see ``follow(_:)``).
@@ -162,9 +188,7 @@ public final class Recorder: Sendable {
     /// (the inbound buffer shedding) are not edges and are not queued; the next edge carries
     /// the counters.
     public func follow(lifecycle watch: LifecycleWatch) {
-        state.withLock { $0.watch = watch }
-        let queue = self.queue
-        watch.observeEdges { queue.pushControl(.lifecycle($0)) }
+        watch.observeEdges(edgeObserver())
     }
 
     /// Appends a user's note (an `annotation` record) in sequence order with the live records,
@@ -229,7 +253,7 @@ public final class Recorder: Sendable {
 
     /// The followed session's epoch and snapshot now (read synchronously when a leaf
     /// connection is closed, to tell an accepted connection from an abandoned one).
-    var followedSnapshot: LifecycleSnapshot? { state.withLock { $0.watch }?.current }
+    var followedSnapshot: LifecycleSnapshot? { followed.edge.withLock { $0 } }
 
     func newConnectionID() -> UInt64 { nextConnection.add(1, ordering: .relaxed).newValue }
 
@@ -415,4 +439,9 @@ private final class ThreadContext: Sendable {
         self.recorder = recorder
         self.orderer = orderer
     }
+}
+
+/// The latest edge of the session a ``Recorder`` follows.
+private final class LatestEdge: Sendable {
+    let edge = Mutex<LifecycleSnapshot?>(nil)
 }

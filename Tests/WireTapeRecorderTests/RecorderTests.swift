@@ -52,6 +52,8 @@ struct RecorderTests {
             if case .lifecycle(let e) = r.body { return (r.epoch, e) } else { return nil }
         }
         #expect(edges.filter { $0.1.state == .connected }.map(\.0) == [1, 2, 3])
+        // The recorder observed the session from before it started (`connect(_:through:)`).
+        #expect(edges.first.map { [$0.0 == 0, $0.1.state == .connecting] } == [true, true], "the first edge is connecting@0")
         let reconnecting = edges.filter { $0.1.state == .reconnecting }
         #expect(reconnecting.contains { $0.0 == 1 && $0.1.closeCode == 1011 && $0.1.closeReason == "boom" && $0.1.closedBy == .peer })
         #expect(edges.first { $0.1.state == .connected && $0.0 == 3 }?.1.counters == LifecycleCounters(reconnects: 2, failedAttempts: 2))

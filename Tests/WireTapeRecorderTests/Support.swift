@@ -159,8 +159,7 @@ struct RecordingHarness {
         recorder.start(url: request.url.description, headers: request.headers)
         let stack = ReconnectingConnector(
             wrapping: recorder.connector(wrapping: mock), config: config, clock: clock, random: SeededRandom(seed: 7))
-        connection = stack.connect(request)
-        recorder.follow(connection)
+        connection = recorder.connect(request, through: stack)
     }
 
     @discardableResult
