@@ -31,11 +31,31 @@ extension JournalIndexQuery {
     /// whatever the size of the journal; otherwise it is one pass over the block rows.
     ///
     /// With `prefetch`, the blocks the caller will decode instead (the first, the last, and up
-    /// to 64 that are not frame-only) and their segments' heads are requested from the disk
+    /// to 4,096 that are not frame-only) and their segments' heads are requested from the disk
     /// at once, so that their cold reads overlap (a seek in a journal not in the page cache).
     public func inboundFrameRuns(fromWall: Int64? = nil, toWall: Int64? = nil, prefetch: Bool = false) throws(JournalError) -> [InboundFrameRun] {
         if let runs = try markedRuns(fromWall: fromWall, toWall: toWall, prefetch: prefetch) { return runs }
         return try scannedRuns(fromWall: fromWall, toWall: toWall)
+    }
+
+    /// Reads the records of `[fromWall, toWall]` in sequence order as views, passing over
+    /// each of `runs` (from ``inboundFrameRuns(fromWall:toWall:prefetch:)``) for which `skip`,
+    /// asked when the records before the run were read, returns true; a run not skipped is
+    /// read like the rest. One cursor that jumps over skipped runs through the index, reusing
+    /// the open segment.
+    /// - Parameter body: Receives each record; a view's payload is valid only during its call.
+    public func forEachView(
+        fromWall: Int64? = nil, toWall: Int64? = nil, passingOver runs: [InboundFrameRun],
+        skip: (InboundFrameRun) -> Bool, _ body: (RecordView) throws(JournalError) -> Void
+    ) throws(JournalError) {
+        let cursor = try JournalCursor(
+            directory: directory, options: ReadOptions(filter: RecordFilter(fromWall: fromWall, toWall: toWall)), index: index)
+        for run in runs + [nil] {
+            cursor.stop(afterSeq: run.map { $0.firstSeq - 1 })
+            while let v = try cursor.nextView() { try body(v) }
+            guard let run else { break }
+            if skip(run) { try cursor.skip(toSeq: run.lastSeq + 1) }
+        }
     }
 
     /// Requests `rows`' blocks and the heads of their segments (header and dictionary) from
@@ -92,7 +112,7 @@ extension JournalIndexQuery {
             let lastBefore = try index.framesBefore(blockAt: last.firstSeq)
         else { return nil }
         let marked = try index.boundaries(after: first.firstSeq, before: last.firstSeq)
-        if prefetch { self.prefetch([first, last] + marked.lazy.map(\.row).filter { !Self.isFrameOnly($0) }.prefix(64)) }
+        if prefetch { self.prefetch([first, last] + marked.lazy.map(\.row).filter { !Self.isFrameOnly($0) }.prefix(4096)) }
         var runs: [InboundFrameRun] = []
         // Walks from each run-starting block to the next one (or to the last block). Blocks
         // after `first` up to the first boundary continue `first`'s run (`first` itself is left

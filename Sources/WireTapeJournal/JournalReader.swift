@@ -119,8 +119,8 @@ public struct ReadOptions: Sendable {
 public final class JournalCursor {
     /// The journal directory.
     public let directory: String
-    /// The options in force.
-    public let options: ReadOptions
+    /// The options in force (``skip(toSeq:)`` raises the filter's `fromSeq`).
+    public private(set) var options: ReadOptions
     /// Damage met so far (at most ``maxProblems`` kept; see ``problemCount``).
     public private(set) var problems: [JournalProblem] = []
     /// All damage met so far, including problems not kept in ``problems``.
@@ -142,6 +142,8 @@ public final class JournalCursor {
     private var lastSeq: UInt64?
     private var reportedTornAt: (String, UInt64)?
     private var lastOpened: String?
+    /// The index the cursor was given or positioned itself with (``skip(toSeq:)`` seeks with it).
+    private var seekIndex: JournalIndex?
 
     /// Opens a cursor positioned at the first record the filter accepts.
     /// - Throws: ``JournalError`` when the directory is not readable or not a journal.
@@ -156,8 +158,38 @@ public final class JournalCursor {
             throw JournalError(.notAJournal, "\(directory) is not a directory", path: directory)
         }
         segmentNames = try listSegments(directory).map(\.name)
+        seekIndex = index
         try position(sharedIndex: index)
     }
+
+    /// Moves on to the first record with a sequence number at or after `seq` without reading
+    /// the blocks before it: through the index when the cursor has one (the open segment is
+    /// reused), else by their 80-byte headers. Raises the filter's `fromSeq`. Meant for use
+    /// between blocks (records of the block being read that reach `seq` are still delivered).
+    func skip(toSeq seq: UInt64) throws(JournalError) {
+        if options.filter.fromSeq.map({ $0 < seq }) ?? true { options.filter.fromSeq = seq }
+        guard options.useIndex, let index = seekIndex, let row = try index.block(atOrBeforeSeq: seq), row.lastSeq >= seq,
+            let i = segmentNames.firstIndex(of: row.segment), i > segmentIndex || (i == segmentIndex && row.offset > offset)
+        else { return }
+        let r: SegmentReader
+        if let open = reader, open.name == row.segment {
+            r = open
+        } else {
+            guard let opened = try? SegmentReader(directory: directory, name: row.segment) else { return }
+            r = opened
+        }
+        // Trust the index only when the block it names is really there (else walk on).
+        guard case .block(let h, _) = try r.item(at: row.offset), h.firstSeq == row.firstSeq else { return }
+        inBlock = false
+        segmentIndex = i
+        reader = r
+        lastOpened = r.name
+        offset = row.offset
+    }
+
+    /// Sets the filter's `toSeq` (nil: no end): a cursor that ended at the old one goes on
+    /// when it is raised, provided it ended between blocks.
+    func stop(afterSeq seq: UInt64?) { options.filter.toSeq = seq }
 
     /// Seeks with the index when the filter has a start key.
     private func position(sharedIndex: JournalIndex?) throws(JournalError) {
@@ -167,6 +199,7 @@ public final class JournalCursor {
         guard options.useIndex, f.fromSeq != nil || f.fromWall != nil || f.epoch != nil else { return }
         let indexPath = joinPath(directory, JournalFormat.indexFileName)
         guard let index = sharedIndex ?? (FS.exists(indexPath) ? try? JournalIndex(path: indexPath, readOnly: true) : nil) else { return }
+        seekIndex = index
         var start: BlockIndexRow?
         var afterLast = false
         if let s = f.fromSeq {

@@ -160,31 +160,23 @@ public struct Recording: Sendable {
             let filter = RecordFilter(fromWall: selection.fromWall, toWall: selection.toWall)
             // With an index, runs of blocks that hold only inbound frames are counted from their
             // index rows instead of being decoded; without one, every record is read.
-            var runs: [InboundFrameRun] = []
-            if let query, let found = try? query.inboundFrameRuns(fromWall: selection.fromWall, toWall: selection.toWall, prefetch: true) { runs = found }
-            var from: UInt64? = nil
-            for run in runs + [nil] {
-                var options = ReadOptions(filter: filter)
-                options.filter.fromSeq = from
-                options.filter.toSeq = run.map { $0.firstSeq - 1 }
-                let cursor: JournalCursor
-                if let query { cursor = try query.cursor(options) } else { cursor = try JournalCursor(directory: directory, options: options) }
-                while let v = try cursor.nextView() {
-                    if let run, v.seq >= run.firstSeq { break }
-                    if v.kind == .inboundFrame {
-                        builder.inbound(seq: v.seq, epoch: v.epoch, mono: v.monoNanos, wall: v.wallNanos)
-                    } else {
-                        builder.control(v.record)
-                    }
+            func take(_ v: RecordView) {
+                if v.kind == .inboundFrame {
+                    builder.inbound(seq: v.seq, epoch: v.epoch, mono: v.monoNanos, wall: v.wallNanos)
+                } else {
+                    builder.control(v.record)
                 }
-                guard let run else { break }
+            }
+            if let query {
+                let runs = (try? query.inboundFrameRuns(fromWall: selection.fromWall, toWall: selection.toWall, prefetch: true)) ?? []
                 // A run that would open an epoch's frame statistics is read instead (their first
                 // time is needed then); otherwise only its count matters.
-                if builder.inboundRun(epoch: run.epoch, count: run.count) {
-                    from = run.lastSeq + 1
-                } else {
-                    from = run.firstSeq
-                }
+                try query.forEachView(
+                    fromWall: selection.fromWall, toWall: selection.toWall, passingOver: runs,
+                    skip: { builder.inboundRun(epoch: $0.epoch, count: $0.count) }, take)
+            } else {
+                let cursor = try JournalCursor(directory: directory, options: ReadOptions(filter: filter))
+                while let v = try cursor.nextView() { take(v) }
             }
         } catch {
             throw ReplayError(.journal, "cannot read the journal \(directory): \(error.message)", underlying: error)

@@ -108,4 +108,26 @@ import WireTapeCore
         #expect(try q.markedRuns(fromWall: nil, toWall: nil) == nil)
         #expect(try q.inboundFrameRuns() == q.scannedRuns(fromWall: nil, toWall: nil))
     }
+
+    @Test("forEachView passes over the runs it is told to skip and reads every other record")
+    func passingOverRuns() throws {
+        let d = TempDir(); defer { d.cleanup() }
+        try write(d.path)
+        let from = base + 500_000_000
+        let q = try JournalIndexQuery(directory: d.path)
+        let runs = try q.inboundFrameRuns(fromWall: from)
+        #expect(runs.count >= 3)
+        let all = try readAll(d.path, ReadOptions(filter: RecordFilter(fromWall: from))).0.map(\.seq)
+        for pattern in [[true], [false], [true, false], [false, true]] {
+            var asked = 0
+            var read: [UInt64] = []
+            try q.forEachView(fromWall: from, passingOver: runs, skip: { _ in
+                defer { asked += 1 }
+                return pattern[asked % pattern.count]
+            }) { read.append($0.seq) }
+            #expect(asked == runs.count)
+            let skipped = runs.enumerated().filter { pattern[$0.offset % pattern.count] }.map { $0.element.firstSeq...$0.element.lastSeq }
+            #expect(read == all.filter { seq in !skipped.contains { $0.contains(seq) } }, "pattern \(pattern)")
+        }
+    }
 }
