@@ -1,6 +1,6 @@
 #!/bin/sh
 # Replay benchmark (release build, own scratch path). Generates the corpus in /tmp and imports it.
-#   tools/bench-replay/run.sh [--mb 100]
+#   tools/bench-replay/run.sh [--mb 100]      (--mb 1000: the issue's 1 GB for the cold seek)
 set -eu
 cd "$(dirname "$0")/../.."
 MB=100
@@ -20,3 +20,6 @@ out=$(swift build -c release --scratch-path .build-release --product wiretape 2>
 echo "replay --speed max --format raw vs cat --format raw (same journal, /usr/bin/time):"
 /usr/bin/time -f "  replay: %e s wall, %U s user" .build-release/release/wiretape replay "$JOURNAL" --speed max --format raw > /dev/null
 /usr/bin/time -f "  cat:    %e s wall, %U s user" .build-release/release/wiretape cat "$JOURNAL" --format raw > /dev/null
+/usr/bin/time -f "  replay (JSON lines): %e s wall, %U s user" .build-release/release/wiretape replay "$JOURNAL" --speed max > /dev/null
+/usr/bin/time -f "  cat --format jsonl:  %e s wall, %U s user" .build-release/release/wiretape cat "$JOURNAL" --format jsonl > /dev/null
+.build-release/release/bench-replay "$JOURNAL" --seek-only 1
