@@ -23,9 +23,9 @@ public struct RecorderOptions: Sendable {
     public var reorderWindow: Duration = .milliseconds(5)
     /// Names and JSON fields to redact beyond the built-in rules.
     public var redaction = RedactionRules()
-    /// Whether epochs come from a followed `ReconnectingConnection` (``Recorder/follow(_:)``;
-    /// the default). Without one (or while ``Recorder/follow(_:)`` has not been called yet),
-    /// every leaf connection is its own epoch.
+    /// Whether epochs come from a followed `ReconnectingConnection` (``Recorder/connect(_:through:)``
+    /// or ``Recorder/follow(_:)``; the default). Without one (or while ``Recorder/follow(_:)``
+    /// has not been called yet), every leaf connection is its own epoch.
     public var followsLifecycle = true
     /// Called on the writer thread before each record is written, with its kind. Tests use it
     /// to throttle or pause the writer; leave `nil` in production.
