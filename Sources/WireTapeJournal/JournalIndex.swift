@@ -161,17 +161,34 @@ final class JournalIndex {
 
         """
 
+    /// `block_marks` as SPEC §8 defines it, computed from `blocks` (a window query).
+    private static let expectedMarks = """
+        SELECT first_seq,
+            COALESCE(SUM(n_frame_in) OVER (ORDER BY first_seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS frames_before,
+            CASE WHEN record_count = n_frame_in AND min_epoch = max_epoch
+                  AND LAG(record_count = n_frame_in AND min_epoch = max_epoch) OVER w = 1
+                  AND LAG(min_epoch) OVER w = min_epoch AND LAG(last_seq) OVER w + 1 = first_seq THEN 0 ELSE 1 END AS boundary
+        FROM blocks WINDOW w AS (ORDER BY first_seq)
+        """
+
     /// Recomputes every row of `block_marks` from `blocks` (after rows were added out of
     /// order, removed from the middle, or when the index predates the table).
     static let rebuildMarks = """
         DELETE FROM block_marks;
-        INSERT INTO block_marks(first_seq, frames_before, boundary) SELECT first_seq,
-            COALESCE(SUM(n_frame_in) OVER (ORDER BY first_seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0),
-            CASE WHEN record_count = n_frame_in AND min_epoch = max_epoch
-                  AND LAG(record_count = n_frame_in AND min_epoch = max_epoch) OVER w = 1
-                  AND LAG(min_epoch) OVER w = min_epoch AND LAG(last_seq) OVER w + 1 = first_seq THEN 0 ELSE 1 END
-        FROM blocks WINDOW w AS (ORDER BY first_seq);
+        INSERT INTO block_marks(first_seq, frames_before, boundary) \(expectedMarks);
         """
+
+    /// How many `block_marks` rows differ from their definition, are missing, or have no
+    /// block row; nil when the index has no `block_marks` table (it predates it).
+    func marksDisagreeing() throws(JournalError) -> Int64? {
+        guard let s = try? db.prepare("""
+            SELECT (SELECT COUNT(*) FROM (\(Self.expectedMarks)) e LEFT JOIN block_marks m USING(first_seq)
+                    WHERE m.first_seq IS NULL OR m.frames_before IS NOT e.frames_before OR m.boundary IS NOT e.boundary)
+                 + (SELECT COUNT(*) FROM block_marks WHERE first_seq NOT IN (SELECT first_seq FROM blocks))
+            """)
+        else { return nil }
+        return try s.step() ? s.int(0) : 0
+    }
 
     let db: SQLiteDatabase
     private var insertBlock: SQLiteStatement?

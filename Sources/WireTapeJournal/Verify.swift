@@ -141,6 +141,11 @@ extension JournalMaintenance {
                 if try idx.sessions() != expectedSessions {
                     report.problems.append(JournalProblem(code: .index, path: indexPath, offset: 0, message: "the sessions table disagrees with the session records in the segments (run `wiretape reindex`)"))
                 }
+                // Readers count frames and skip blocks by these marks: wrong ones would drop
+                // records from a replay's timeline. (An index older than the table has none.)
+                if let n = try idx.marksDisagreeing(), n > 0 {
+                    report.problems.append(JournalProblem(code: .index, path: indexPath, offset: 0, message: "\(n) row\(n == 1 ? "" : "s") of the block_marks table disagree\(n == 1 ? "s" : "") with the blocks table (run `wiretape reindex`)"))
+                }
             }
         }
         return report

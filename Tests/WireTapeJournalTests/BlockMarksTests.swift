@@ -98,6 +98,20 @@ import WireTapeCore
         #expect(try marks(d.path) == before)
     }
 
+    @Test("verify finds marks that disagree with the blocks, and reindex mends them")
+    func verifyChecksTheMarks() throws {
+        let d = TempDir(); defer { d.cleanup() }
+        try write(d.path)
+        #expect(try JournalMaintenance.verify(directory: d.path).problems.isEmpty)
+        let rw = try JournalIndex(path: d.path + "/index.sqlite", readOnly: false)
+        try rw.db.exec("UPDATE block_marks SET boundary = 0 WHERE first_seq IN (SELECT first_seq FROM block_marks WHERE boundary = 1 LIMIT 2)")
+        let problems = try JournalMaintenance.verify(directory: d.path).problems
+        #expect(problems.map(\.code) == [.index])
+        #expect(problems.first?.message.contains("2 rows of the block_marks table disagree") == true, "\(problems)")
+        _ = try JournalMaintenance.reindex(directory: d.path)
+        #expect(try JournalMaintenance.verify(directory: d.path).problems.isEmpty)
+    }
+
     @Test("rows whose marks are unknown make the marks unusable, not wrong")
     func unknownMarks() throws {
         let d = TempDir(); defer { d.cleanup() }
