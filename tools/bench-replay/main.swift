@@ -14,6 +14,7 @@
 // then the time to the first frame at the middle of the journal's time span is measured for
 // the journal's own cursor and for a ReplayConnector (which loads the selection's timeline
 // first), five times each (the first in the process included: a command seeks once).
+// BENCH_WARM=1 keeps the pages cached (the same seek, warm).
 import Synchronization
 import WireTapeCore
 import WireTapeJournal
