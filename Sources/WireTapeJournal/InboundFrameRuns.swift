@@ -100,9 +100,9 @@ extension JournalIndexQuery {
         // Without backsteps, min and max wall time never decrease in sequence order: the range
         // is the blocks from the first one reaching `fromWall` to the last one starting at or
         // before `toWall`, and every block strictly between those two lies wholly inside it.
-        guard let first = try index.block(reachingWall: fromWall ?? .min) else { return [] }
+        guard let first = try index.block(reachingWall: fromWall ?? .min, backsteps: 0) else { return [] }
         var last: BlockIndexRow?
-        if let to = toWall, to < .max, let after = try index.block(reachingWall: to + 1) {
+        if let to = toWall, to < .max, let after = try index.block(reachingWall: to + 1, backsteps: 0) {
             last = after.minWall <= to ? after : try index.block(atOrBeforeSeq: after.firstSeq &- 1)
         } else {
             last = try index.lastBlock()

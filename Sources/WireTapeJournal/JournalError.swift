@@ -124,3 +124,28 @@ extension JournalError {
             offset: offset, underlying: cause)
     }
 }
+
+/// Damage a reader met and went past (or stopped at).
+public struct JournalProblem: Sendable, Hashable, CustomStringConvertible {
+    /// The kind of damage (`corruptBlock`, `tornTail`, `outOfOrder`, `corruptSegment`, `index`).
+    public var code: JournalError.Code
+    /// The segment file.
+    public var path: String
+    /// The byte offset of the damage in ``path``.
+    public var offset: UInt64
+    /// What is wrong.
+    public var message: String
+    /// The sequence range lost, when the block header was readable.
+    public var lostSeqs: ClosedRange<UInt64>?
+
+    /// `path@offset: message`.
+    public var description: String {
+        var s = "\(path) at byte \(offset): \(message)"
+        if let r = lostSeqs { s += " (records \(r.lowerBound)...\(r.upperBound) unreadable)" }
+        return s
+    }
+
+    func error() -> JournalError {
+        JournalError(code, "\(description); run `wiretape verify` for a full report", path: path, offset: offset)
+    }
+}

@@ -330,8 +330,11 @@ final class JournalIndex {
     /// this is the first block by max wall time, found through the `blocks_by_max_wall` index
     /// in O(log n). After a clock step back it is a scan in sequence order (O(n) rows),
     /// because a later block may then end before an earlier one.
-    func block(reachingWall wall: Int64) throws(JournalError) -> BlockIndexRow? {
-        if try wallBacksteps() == 0 {
+    /// `backsteps`: ``wallBacksteps()`` when the caller has it already (it costs queries).
+    func block(reachingWall wall: Int64, backsteps: Int64? = nil) throws(JournalError) -> BlockIndexRow? {
+        let steps: Int64
+        if let backsteps { steps = backsteps } else { steps = try wallBacksteps() }
+        if steps == 0 {
             return try queryOne("SELECT \(Self.blockColumns) FROM blocks WHERE max_wall_ns >= ?1 ORDER BY max_wall_ns, first_seq LIMIT 1") { $0.bind(1, wall) }
         }
         return try queryOne("SELECT \(Self.blockColumns) FROM blocks NOT INDEXED WHERE max_wall_ns >= ?1 ORDER BY first_seq LIMIT 1") { $0.bind(1, wall) }
